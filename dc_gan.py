@@ -1,0 +1,676 @@
+"""DCGAN on MNIST: the PaddlePaddle Book chapter 09.gan ("生成对抗网络") on current PaddlePaddle.
+
+Read it beside the chapter: configuration, helpers, the networks D and G, the loss, the programs
+d_program / dg_program / g_program, the data, the executor and the training loop come in that order.
+
+    python dc_gan.py                      # the chapter's job: 20 epochs, batch 128, CPU
+    python dc_gan.py --use_gpu true       # on CUDAPlace(0)
+    python dc_gan.py --resume             # continue from ./output_dcgan/checkpoint.npz
+    python dc_gan.py --generate 64        # draw 64 digits with the saved generator
+"""
+import os
+
+# Paddle 3.x builds programs in its new IR by default, where the legacy static layers the chapter
+# uses (conv2d, batch_norm, ...) are not supported. This must be set before paddle is imported.
+os.environ.setdefault("FLAGS_enable_pir_api", "0")
+os.environ.setdefault("GLOG_minloglevel", "1")  # keep the executor's INFO chatter out of the loss lines
+
+import argparse
+import gzip
+import math
+import signal
+import sys
+import time
+from typing import NamedTuple
+
+import matplotlib
+
+matplotlib.use("agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import PIL.Image
+import six
+import paddle
+import paddle.dataset.common
+import paddle.dataset.mnist
+
+# ---------------------------------------------------------------------------------------------
+# Configuration: the chapter's hyper-parameters and defaults
+# ---------------------------------------------------------------------------------------------
+gf_dim = 64  # base number of feature maps of the generator
+df_dim = 64  # base number of feature maps of the discriminator
+gfc_dim = 1024 * 2  # width of the generator's fully connected layers
+dfc_dim = 1024  # width of the discriminator's fully connected layer
+img_dim = 28  # side of an MNIST image
+
+NOISE_SIZE = 100  # dimension of the noise fed to G
+LEARNING_RATE = 2e-4
+
+batch_size = 128
+epoch = 20
+output = "./output_dcgan"  # where the pictures, the model and the checkpoint go
+use_cudnn = True  # used on CUDAPlace only; Paddle's CPU kernels ignore it
+use_gpu = False
+
+NUM_TRAIN_TIMES_OF_DG = 2  # generator steps per discriminator step
+PLOT_EVERY = 10  # batches between two printed lines and saved grids
+CE_NUMPY_SEED = 10  # the Book's continuous-evaluation job fixes these two seeds
+CE_PROGRAM_SEED = 90
+
+CHECKPOINT_FILE = "checkpoint.npz"
+GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
+LOSS_CURVE_FILE = "losses.png"
+
+MNIST_FILES = {
+    "train": (("train-images-idx3-ubyte", paddle.dataset.mnist.TRAIN_IMAGE_MD5),
+              ("train-labels-idx1-ubyte", paddle.dataset.mnist.TRAIN_LABEL_MD5)),
+    "test": (("t10k-images-idx3-ubyte", paddle.dataset.mnist.TEST_IMAGE_MD5),
+             ("t10k-labels-idx1-ubyte", paddle.dataset.mnist.TEST_LABEL_MD5)),
+}
+IDX_IMAGES_MAGIC = 2051
+IDX_LABELS_MAGIC = 2049
+
+
+class UsageError(Exception):
+    """Bad input: reported as one line, exit status 2, nothing saved is touched."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: pictures and safe writes
+# ---------------------------------------------------------------------------------------------
+def image_grid(gen_data, pad_dim=1):
+    """Tile flat 28x28 images into one square array, each image with a 1-pixel border."""
+    padded = pad_dim + img_dim
+    gen_data = gen_data.reshape(gen_data.shape[0], img_dim, img_dim)
+    n = int(math.ceil(math.sqrt(gen_data.shape[0])))
+    return (np.pad(gen_data, [[0, n * n - gen_data.shape[0]], [pad_dim, 0], [pad_dim, 0]],
+                   "constant")
+            .reshape((n, n, padded, padded))
+            .transpose((0, 2, 1, 3))
+            .reshape((n * padded, n * padded)))
+
+
+def plot(gen_data):
+    fig = plt.figure(figsize=(8, 8))
+    plt.axis("off")
+    plt.imshow(image_grid(gen_data), cmap="Greys_r", vmin=-1, vmax=1)
+    return fig
+
+
+def atomic_write(path, write):
+    """Call write(file) on a temporary file beside path, then rename it over path.
+
+    A run killed at any moment leaves either the old file or the new one, never half of one.
+    """
+    tmp = "{}.tmp{}".format(path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_figure(fig, path):
+    atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight"))
+    plt.close(fig)
+
+
+def save_grid(images, title, path):
+    fig = plot(images)
+    plt.title(title)
+    save_figure(fig, path)
+
+
+def save_loss_curve(losses, path):
+    fig = plt.figure(figsize=(8, 4))
+    plt.plot(losses[1], label="DG-Loss (generator, per step)", linewidth=0.8)
+    plt.plot(np.arange(len(losses[0])) * NUM_TRAIN_TIMES_OF_DG, losses[0],
+             label="D-Loss (discriminator, fake + real)", linewidth=0.8)
+    plt.xlabel("generator step")
+    plt.ylabel("loss")
+    plt.legend()
+    save_figure(fig, path)
+
+
+def display_image(epoch_no, batch_id, output=output):
+    return PIL.Image.open("{}/{:04d}_{:04d}.png".format(output, epoch_no, batch_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# Networks: the chapter's layer helpers, the discriminator D and the generator G
+# ---------------------------------------------------------------------------------------------
+def bn(x, name=None, act="relu"):
+    return paddle.static.nn.batch_norm(
+        x,
+        param_attr=name + "1",
+        bias_attr=name + "2",
+        moving_mean_name=name + "3",
+        moving_variance_name=name + "4",
+        name=name,
+        act=act)
+
+
+def conv(x, num_filters, name=None, act=None):
+    """fluid.nets.simple_img_conv_pool: 5x5 convolution with its activation, then 2x2 max-pool."""
+    x = paddle.static.nn.conv2d(
+        x,
+        num_filters=num_filters,
+        filter_size=5,
+        param_attr=name + "w",
+        bias_attr=name + "b",
+        use_cudnn=use_cudnn,
+        act=act)
+    return paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2)
+
+
+def fc(x, num_filters, name=None, act=None):
+    return paddle.static.nn.fc(
+        x, size=num_filters, activation=act, weight_attr=name + "w", bias_attr=name + "b")
+
+
+def deconv(x, num_filters, name=None, filter_size=5, stride=2, dilation=1, padding=2,
+           output_size=None, act=None):
+    return paddle.static.nn.conv2d_transpose(
+        x,
+        num_filters=num_filters,
+        output_size=output_size,
+        filter_size=filter_size,
+        stride=stride,
+        dilation=dilation,
+        padding=padding,
+        param_attr=name + "w",
+        bias_attr=name + "b",
+        use_cudnn=use_cudnn,
+        act=act)
+
+
+def D(x, raw_logits=False):
+    """The chapter's D ends in a sigmoid although loss() applies one again; raw_logits drops it."""
+    x = paddle.reshape(x, shape=[-1, 1, 28, 28])
+    x = conv(x, df_dim, act="leaky_relu", name="conv1")
+    x = bn(conv(x, df_dim * 2, name="conv2"), act="leaky_relu", name="bn1")
+    x = bn(fc(x, dfc_dim, name="fc1"), act="leaky_relu", name="bn2")
+    x = fc(x, 1, act=None if raw_logits else "sigmoid", name="fc2")
+    return x
+
+
+def G(x):
+    x = bn(fc(x, gfc_dim, name="fc3"), name="bn3")
+    x = bn(fc(x, gf_dim * 2 * img_dim // 4 * img_dim // 4, name="fc4"), name="bn4")
+    x = paddle.reshape(x, [-1, gf_dim * 2, img_dim // 4, img_dim // 4])
+    x = deconv(x, gf_dim * 2, act="relu", output_size=[14, 14], name="deconv1")
+    x = deconv(x, num_filters=1, filter_size=5, padding=2, act="tanh", output_size=[28, 28],
+               name="deconv2")
+    x = paddle.reshape(x, shape=[-1, 28 * 28])
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# Loss
+# ---------------------------------------------------------------------------------------------
+def loss(x, label):
+    """Mean of sigmoid_cross_entropy_with_logits."""
+    return paddle.nn.functional.binary_cross_entropy_with_logits(x, label)
+
+
+# ---------------------------------------------------------------------------------------------
+# Programs
+# ---------------------------------------------------------------------------------------------
+class Programs(NamedTuple):
+    startup: paddle.static.Program
+    d_program: paddle.static.Program  # D on images with labels, minimising d_loss over D
+    dg_program: paddle.static.Program  # G then D on G's output, minimising dg_loss over G
+    g_program: paddle.static.Program  # G alone, batch norm in training mode
+    g_program_test: paddle.static.Program  # G alone, batch norm on its moving statistics
+    img: paddle.static.Variable
+    label: paddle.static.Variable
+    noise: paddle.static.Variable
+    g_img: paddle.static.Variable
+    d_logit: paddle.static.Variable
+    d_loss: paddle.static.Variable
+    dg_logit: paddle.static.Variable
+    dg_loss: paddle.static.Variable
+
+
+def build_programs(raw_logits=False, seed=None):
+    """Build the chapter's programs. D's parameters are shared by name between d_program and
+    dg_program; each optimizer step updates only its own network's parameters."""
+    startup = paddle.static.Program()
+    if seed is not None:
+        startup.random_seed = seed
+    d_program = paddle.static.Program()
+    dg_program = paddle.static.Program()
+
+    with paddle.utils.unique_name.guard():
+        with paddle.static.program_guard(d_program, startup):
+            img = paddle.static.data(name="img", shape=[None, 784], dtype="float32")
+            label = paddle.static.data(name="label", shape=[None, 1], dtype="float32")
+            d_logit = D(img, raw_logits)
+            d_loss = loss(d_logit, label)
+
+        with paddle.static.program_guard(dg_program, startup):
+            noise = paddle.static.data(name="noise", shape=[None, NOISE_SIZE], dtype="float32")
+            g_img = G(x=noise)
+
+            g_program = dg_program.clone()
+            g_program_test = dg_program.clone(for_test=True)
+
+            dg_logit = D(g_img, raw_logits)
+            # all-ones labels as large as the batch: fluid's fill_constant_batch_size_like
+            dg_loss = loss(dg_logit, paddle.ones_like(dg_logit))
+
+        opt = paddle.optimizer.Adam(learning_rate=LEARNING_RATE)
+        with paddle.static.program_guard(d_program, startup):
+            opt.minimize(d_loss)
+        parameters = [p.name for p in g_program.global_block().all_parameters()]
+        with paddle.static.program_guard(dg_program, startup):
+            opt.minimize(dg_loss, parameters=parameters)
+
+    return Programs(startup, d_program, dg_program, g_program, g_program_test,
+                    img, label, noise, g_img, d_logit, d_loss, dg_logit, dg_loss)
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: MNIST read as paddle.dataset.mnist reads it, pixels scaled to [-1, 1]
+# ---------------------------------------------------------------------------------------------
+def read_idx(path, magic):
+    """Read one IDX file, gzip-compressed or raw, after checking its header against its size."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+    except (OSError, EOFError) as e:
+        raise UsageError("cannot read {}: {}; replace it with the original MNIST file".format(
+            path, e))
+    ndim = magic & 0xFF
+    header = 4 * (1 + ndim)
+    if len(data) < header or int.from_bytes(data[:4], "big") != magic:
+        raise UsageError("{} is not an MNIST IDX file (expected magic number {}); replace it with "
+                         "the original MNIST file".format(path, magic))
+    dims = np.frombuffer(data, dtype=">u4", count=ndim, offset=4).astype(np.int64)
+    if len(data) != header + int(np.prod(dims)):
+        raise UsageError("{} is truncated or corrupt: its header announces {} bytes of data, the "
+                         "file has {}; replace it with the original MNIST file".format(
+                             path, int(np.prod(dims)), len(data) - header))
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def find_idx_file(data_dir, stem):
+    for name in (stem + ".gz", stem):
+        if os.path.isfile(os.path.join(data_dir, name)):
+            return os.path.join(data_dir, name)
+    raise UsageError("--data_dir {}: {}.gz (or {}) is missing; put the MNIST IDX files there".format(
+        data_dir, stem, stem))
+
+
+def download_mnist(split, url_prefix):
+    """Fetch a split into paddle's dataset cache (md5-checked, with a progress bar), or say how
+    to get the files by hand."""
+    paths = []
+    for stem, md5 in MNIST_FILES[split]:
+        url = url_prefix.rstrip("/") + "/" + stem + ".gz"
+        try:
+            paths.append(paddle.dataset.common.download(url, "mnist", md5))
+        except Exception:
+            raise UsageError(
+                "MNIST {} split not in {} and {} could not be downloaded; fetch {} into a folder "
+                "and pass --data_dir FOLDER".format(
+                    split, os.path.join(paddle.dataset.common.DATA_HOME, "mnist"), url,
+                    " and ".join(s + ".gz" for s, _ in MNIST_FILES[split])))
+    return paths
+
+
+def load_mnist(split="train", data_dir=None, url_prefix=paddle.dataset.mnist.URL_PREFIX):
+    """Return the split's images as float32 rows of 784 pixels in [-1, 1]."""
+    if data_dir is not None:
+        if not os.path.isdir(data_dir):
+            raise UsageError("--data_dir {} is not a folder; pass the folder that holds the "
+                             "MNIST IDX files".format(data_dir))
+        image_path, label_path = (find_idx_file(data_dir, stem) for stem, _ in MNIST_FILES[split])
+    else:
+        image_path, label_path = download_mnist(split, url_prefix)
+    images = read_idx(image_path, IDX_IMAGES_MAGIC)
+    labels = read_idx(label_path, IDX_LABELS_MAGIC)
+    if images.shape[1:] != (img_dim, img_dim) or images.shape[0] != labels.shape[0]:
+        raise UsageError("{} holds {} images of {}, {} holds {} labels: expected as many 28x28 "
+                         "images as labels; replace them with the original MNIST files".format(
+                             image_path, images.shape[0], images.shape[1:], label_path,
+                             labels.shape[0]))
+    return (images.reshape(-1, img_dim * img_dim).astype("float32") / 255.0 * 2.0 - 1.0)
+
+
+def batches_per_epoch(num_images, batch_size, max_batches=None):
+    """Full batches only: like the chapter's loop, a short last batch is skipped."""
+    n = num_images // batch_size
+    return n if max_batches is None else min(n, max_batches)
+
+
+def uniform_noise(n):
+    return np.random.uniform(low=-1.0, high=1.0, size=[n, NOISE_SIZE]).astype("float32")
+
+
+# ---------------------------------------------------------------------------------------------
+# Executor, checkpoints and the saved generator
+# ---------------------------------------------------------------------------------------------
+def make_place(use_gpu):
+    if not use_gpu:
+        return paddle.CPUPlace()
+    if not paddle.is_compiled_with_cuda():
+        raise UsageError("--use_gpu true needs a CUDA build of paddle (pip install "
+                         "paddlepaddle-gpu); this one is CPU-only, so drop --use_gpu")
+    return paddle.CUDAPlace(0)
+
+
+def persistable_names(*programs):
+    """Everything training changes: parameters, Adam moments and beta powers, learning rates,
+    batch-norm moving statistics."""
+    kinds = (paddle.base.core.VarDesc.VarType.FEED_MINIBATCH,
+             paddle.base.core.VarDesc.VarType.FETCH_LIST,
+             paddle.base.core.VarDesc.VarType.READER)
+    return sorted({v.name for p in programs for v in p.list_vars()
+                   if v.persistable and v.type not in kinds})
+
+
+def save_checkpoint(path, progs, state):
+    scope = paddle.static.global_scope()
+    arrays = {"var/" + name: np.array(scope.find_var(name).get_tensor())
+              for name in persistable_names(progs.d_program, progs.dg_program)}
+    rng = np.random.get_state()
+    arrays.update({"rng/" + str(i): np.asarray(v) for i, v in enumerate(rng)})
+    arrays.update({"state/" + k: np.asarray(v) for k, v in state.items()})
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_checkpoint(path, progs, place):
+    """Restore every persistable and numpy's RNG; return the loop's state."""
+    try:
+        with np.load(path) as ckpt:
+            arrays = {k: ckpt[k] for k in ckpt.files}
+    except Exception as e:
+        raise UsageError("checkpoint {} is unreadable ({}); delete it and train without "
+                         "--resume".format(path, e))
+    scope = paddle.static.global_scope()
+    for name in persistable_names(progs.d_program, progs.dg_program):
+        tensor = scope.find_var(name).get_tensor()
+        value = arrays.get("var/" + name)
+        if value is None or tuple(value.shape) != tuple(tensor.shape()):
+            raise UsageError("checkpoint {} does not match this network ({}); delete it and "
+                             "train without --resume".format(path, name))
+        tensor.set(value, place)
+    rng = [arrays["rng/" + str(i)] for i in range(5)]
+    np.random.set_state((str(rng[0]), rng[1], int(rng[2]), int(rng[3]), float(rng[4])))
+    return {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
+
+
+def save_generator(output, progs, exe):
+    """Save G (batch norm on its moving statistics) as a Paddle inference model, atomically."""
+    prefix = os.path.join(output, GENERATOR_PREFIX)
+    tmp = "{}.tmp{}".format(prefix, os.getpid())
+    paddle.static.save_inference_model(tmp, [progs.noise], [progs.g_img], exe,
+                                       program=progs.g_program_test)
+    for ext in (".pdiparams", ".pdmodel"):
+        os.replace(tmp + ext, prefix + ext)
+
+
+def generate(args):
+    """Draw args.generate digits with the saved generator; write a grid PNG and a .npy array."""
+    prefix = os.path.join(args.output, GENERATOR_PREFIX)
+    if not os.path.isfile(prefix + ".pdmodel"):
+        raise UsageError("no saved generator at {}.pdmodel; train first (python dc_gan.py "
+                         "--output {})".format(prefix, args.output))
+    exe = paddle.static.Executor(make_place(args.use_gpu))
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        program, feed_names, fetch_targets = paddle.static.load_inference_model(prefix, exe)
+        images = exe.run(program, feed={feed_names[0]: uniform_noise(args.generate)},
+                         fetch_list=fetch_targets)[0]
+    npy_path = os.path.join(args.output, "generated.npy")
+    png_path = os.path.join(args.output, "generated.png")
+    atomic_write(npy_path, lambda f: np.save(f, images))
+    save_grid(images, "{} digits drawn by {}".format(args.generate, prefix), png_path)
+    print("wrote {} and {}".format(png_path, npy_path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+def train_batch(exe, progs, real_image):
+    """One iteration of the chapter: D once on fakes and once on reals, then G twice."""
+    n = real_image.shape[0]
+    real_labels = np.ones(shape=[n, 1], dtype="float32")
+    fake_labels = np.zeros(shape=[n, 1], dtype="float32")
+
+    generated_image = exe.run(progs.g_program, feed={"noise": uniform_noise(n)},
+                              fetch_list=[progs.g_img])[0]
+    d_loss_1 = exe.run(progs.d_program, feed={"img": generated_image, "label": fake_labels},
+                       fetch_list=[progs.d_loss])[0]
+    d_loss_2 = exe.run(progs.d_program, feed={"img": real_image, "label": real_labels},
+                       fetch_list=[progs.d_loss])[0]
+    d_loss_n = float(d_loss_1) + float(d_loss_2)
+
+    dg_losses = []
+    for _ in six.moves.xrange(NUM_TRAIN_TIMES_OF_DG):
+        dg_loss_n = exe.run(progs.dg_program, feed={"noise": uniform_noise(n)},
+                            fetch_list=[progs.dg_loss])[0]
+        dg_losses.append(float(dg_loss_n))
+    return d_loss_n, dg_losses
+
+
+def format_duration(seconds):
+    seconds = int(round(seconds))
+    return "{}h{:02d}m{:02d}s".format(seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+class StopRequest:
+    """The first Ctrl-C asks the loop to stop after the current batch and save; a second one
+    interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+        print("\nstopping after this batch to save a checkpoint (Ctrl-C again to abort)",
+              flush=True)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def prepare_output(path):
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError("--output {} is a file; pass a folder".format(path))
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".write-test{}".format(os.getpid()))
+        open(probe, "wb").close()
+        os.remove(probe)
+    except OSError as e:
+        raise UsageError("--output {} is not a writable folder ({}); pass another --output".format(
+            path, e.strerror or e))
+
+
+def train(args):
+    if args.enable_ce:
+        np.random.seed(CE_NUMPY_SEED)
+        if args.use_gpu:
+            paddle.set_flags({"FLAGS_cudnn_deterministic": True})
+    place = make_place(args.use_gpu)
+    prepare_output(args.output)
+    checkpoint_path = os.path.join(args.output, CHECKPOINT_FILE)
+    if args.resume and not os.path.isfile(checkpoint_path):
+        raise UsageError("--resume: no checkpoint at {}; train without --resume first".format(
+            checkpoint_path))
+    if not args.resume and os.path.isfile(checkpoint_path):
+        print("note: {} will be replaced by this new run at its first save; pass --resume to "
+              "continue it instead".format(checkpoint_path))
+
+    train_images = load_mnist(args.mnist_split, args.data_dir, args.mnist_url)
+    num_batches = batches_per_epoch(len(train_images), args.batch_size, args.max_batches)
+    if num_batches == 0:
+        raise UsageError("--batch_size {} is larger than the {} images of the {} split; pass a "
+                         "smaller --batch_size".format(args.batch_size, len(train_images),
+                                                       args.mnist_split))
+
+    progs = build_programs(args.raw_logits, CE_PROGRAM_SEED if args.enable_ce else None)
+    exe = paddle.static.Executor(place)
+    exe.run(progs.startup)
+
+    const_n = uniform_noise(args.batch_size)
+    losses = [[], []]
+    start_epoch, start_batch, order = 0, 0, None
+    if args.resume:
+        state = load_checkpoint(checkpoint_path, progs, place)
+        for flag in ("batch_size", "raw_logits", "enable_ce", "mnist_split"):
+            if state[flag].item() != getattr(args, flag):
+                raise UsageError("--resume: the checkpoint was trained with --{} {}; pass the same "
+                                 "value".format(flag, str(state[flag].item()).lower()))
+        const_n, order = state["const_n"], state["order"]
+        losses = [list(state["d_losses"]), list(state["dg_losses"])]
+        start_epoch, start_batch = int(state["epoch"]), int(state["batch"])
+        if len(order) != len(train_images):
+            raise UsageError("--resume: the checkpoint was trained on {} images, this data has {}; "
+                             "pass the same data".format(len(order), len(train_images)))
+        print("resuming from {} at epoch {} batch {}".format(checkpoint_path, start_epoch,
+                                                             start_batch))
+
+    def save_state(next_epoch, next_batch):
+        save_checkpoint(checkpoint_path, progs, {
+            "epoch": next_epoch, "batch": next_batch, "order": order, "const_n": const_n,
+            "d_losses": np.array(losses[0]), "dg_losses": np.array(losses[1]),
+            "batch_size": args.batch_size, "raw_logits": args.raw_logits,
+            "enable_ce": args.enable_ce, "mnist_split": args.mnist_split})
+        save_generator(args.output, progs, exe)
+        save_loss_curve(losses, os.path.join(args.output, LOSS_CURVE_FILE))
+
+    total_batches = (args.epoch - start_epoch) * num_batches - start_batch
+    done, t_time = 0, 0.0
+    with StopRequest() as stop:
+        for pass_id in range(start_epoch, args.epoch):
+            first_batch = start_batch if pass_id == start_epoch else 0
+            if first_batch == 0 or order is None:
+                # the chapter's reader: paddle.reader.shuffle with a buffer of 60000, i.e. a full
+                # shuffle of MNIST each epoch; the continuous-evaluation job reads in file order
+                order = (np.arange(len(train_images)) if args.enable_ce
+                         else np.random.default_rng().permutation(len(train_images)))
+            for batch_id in range(first_batch, num_batches):
+                s_time = time.time()
+                rows = order[batch_id * args.batch_size:(batch_id + 1) * args.batch_size]
+                real_image = train_images[rows]
+                d_loss_n, dg_losses = train_batch(exe, progs, real_image)
+                losses[0].append(d_loss_n)
+                losses[1].extend(dg_losses)
+                t_time += time.time() - s_time
+                done += 1
+
+                if batch_id % PLOT_EVERY == 0:
+                    generated_images = exe.run(progs.g_program_test, feed={"noise": const_n},
+                                               fetch_list=[progs.g_img])[0]
+                    msg = "Epoch ID={0} Batch ID={1} D-Loss={2} DG-Loss={3}".format(
+                        pass_id, batch_id, d_loss_n, dg_losses[-1])
+                    rate = done / t_time
+                    print("{}  [{:.2f} batch/s, {:.0f} img/s, {} left]".format(
+                        msg, rate, rate * args.batch_size,
+                        format_duration((total_batches - done) / rate)), flush=True)
+                    save_grid(np.concatenate([real_image, generated_images]), msg,
+                              "{}/{:04d}_{:04d}.png".format(args.output, pass_id, batch_id))
+
+                if stop.requested and batch_id + 1 < num_batches:
+                    save_state(pass_id, batch_id + 1)
+                    print("interrupted: checkpoint saved to {}; continue with --resume".format(
+                        checkpoint_path))
+                    return 130
+            save_state(pass_id + 1, 0)
+            if args.enable_ce and pass_id == args.epoch - 1:
+                print("kpis\tdcgan_d_train_cost\t%f" % np.mean(losses[0]))
+                print("kpis\tdcgan_g_train_cost\t%f" % np.mean(losses[1]))
+            if stop.requested:
+                print("interrupted: checkpoint saved to {}; continue with --resume".format(
+                    checkpoint_path))
+                return 130
+    if done == 0:
+        print("nothing to do: the checkpoint has already trained {} epochs; raise --epoch to "
+              "train more".format(start_epoch))
+    else:
+        print("done: {} batches in {}; model and checkpoint in {}".format(
+            done, format_duration(t_time), args.output))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------
+def str2bool(value):
+    lowered = value.lower()
+    if lowered in ("true", "t", "yes", "y", "1"):
+        return True
+    if lowered in ("false", "f", "no", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError("expected true or false, got '{}'".format(value))
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, "{}: error: {} (see --help)\n".format(self.prog, message))
+
+
+def parse_args(argv=None):
+    parser = OneLineParser(
+        prog="dc_gan.py",
+        description="Train the PaddlePaddle Book's DCGAN on MNIST (chapter 09.gan), or draw "
+                    "digits with a trained generator.")
+    flag = parser.add_argument
+    boolean = dict(type=str2bool, nargs="?", const=True, metavar="true|false")
+    flag("--batch_size", type=int, default=batch_size, help="minibatch size (default %(default)s)")
+    flag("--epoch", type=int, default=epoch, help="epochs to train (default %(default)s)")
+    flag("--output", default=output,
+         help="folder for pictures, model and checkpoint (default %(default)s)")
+    flag("--use_gpu", default=use_gpu, help="train on CUDAPlace(0) (default false)", **boolean)
+    flag("--enable_ce", default=False, help="continuous evaluation: fixed seeds, no shuffling, "
+         "KPI lines at the end (default false)", **boolean)
+    flag("--raw_logits", default=False, help="D returns raw logits instead of the chapter's "
+         "sigmoid output, which the loss squashes a second time (default false)", **boolean)
+    flag("--resume", default=False,
+         help="continue from OUTPUT/checkpoint.npz (default false)", **boolean)
+    flag("--max_batches", type=int, default=None, help="cap the batches of each epoch, "
+         "for smoke runs (default: all)")
+    flag("--data_dir", default=None, help="read the MNIST IDX files (.gz or raw) from this folder "
+         "instead of paddle's dataset cache")
+    flag("--mnist_split", choices=("train", "test"), default="train",
+         help="the MNIST split to train on (default %(default)s)")
+    flag("--mnist_url", default=paddle.dataset.mnist.URL_PREFIX,
+         help="where to download MNIST from when it is not cached (default %(default)s)")
+    flag("--generate", type=int, default=None, metavar="N", help="do not train: draw N digits "
+         "with OUTPUT/generator.* into OUTPUT/generated.png and OUTPUT/generated.npy")
+    args = parser.parse_args(argv)
+
+    for name in ("batch_size", "epoch", "max_batches", "generate"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            parser.error("argument --{}: must be a positive whole number, got {}".format(
+                name, value))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    paddle.enable_static()
+    try:
+        if args.generate is not None:
+            generate(args)
+            return 0
+        return train(args)
+    except UsageError as e:
+        print("dc_gan.py: error: {}".format(e), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
