@@ -1,0 +1,68 @@
+"""Shared fixtures: a tiny MNIST written in IDX format, the real digits when present, and a way to
+run dc_gan.py exactly as a user does."""
+import gzip
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+SHARED_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist")
+
+import dc_gan  # noqa: E402  (sets paddle's flags before paddle is imported)
+
+TINY_COUNT = 100  # three full batches of 32 and a short one that the loop must skip
+
+
+def idx_bytes(array, magic):
+    header = np.array([magic] + list(array.shape), dtype=">u4").tobytes()
+    return header + array.astype(np.uint8).tobytes()
+
+
+def write_idx(path, array, magic, compress=True):
+    data = idx_bytes(array, magic)
+    with open(path, "wb") as f:
+        f.write(gzip.compress(data) if compress else data)
+
+
+def tiny_digits(count, seed=0):
+    """Bright strokes on a black field, so the pixels span 0..255 like MNIST's."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 28, 28), dtype=np.uint8)
+    for image in images:
+        top, left = rng.integers(4, 12, size=2)
+        image[top:top + 14, left:left + 3] = 255
+        image[top:top + 3, left:left + 10] = rng.integers(128, 256)
+    return images, rng.integers(0, 10, size=count).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory):
+    """A folder holding a small training split in MNIST's IDX format, gzip-compressed."""
+    folder = tmp_path_factory.mktemp("mnist")
+    images, labels = tiny_digits(TINY_COUNT)
+    write_idx(folder / "train-images-idx3-ubyte.gz", images, dc_gan.IDX_IMAGES_MAGIC)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels, dc_gan.IDX_LABELS_MAGIC)
+    return folder
+
+
+@pytest.fixture
+def shared_mnist():
+    if not os.path.isfile(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
+        pytest.skip("the real MNIST test split is not in ../shared/data/mnist (it is not part of "
+                    "this repository)")
+    return SHARED_MNIST
+
+
+def run_dc_gan(*args, timeout=600, **popen):
+    """Run the script in a subprocess, as `python dc_gan.py ARGS` from the project's root."""
+    return subprocess.run([sys.executable, os.path.join(ROOT, "dc_gan.py")] + [str(a) for a in args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, **popen)
+
+
+@pytest.fixture(scope="session")
+def run():
+    return run_dc_gan

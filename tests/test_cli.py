@@ -1,0 +1,146 @@
+"""dc_gan.py run as a user runs it: the chapter's outputs, checkpoints, resuming and generating."""
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+
+BATCH = 32  # the tiny split holds three full batches of 32 and a short one
+LOSS_LINE = re.compile(r"^Epoch ID=(\d+) Batch ID=(\d+) D-Loss=(\S+) DG-Loss=(\S+)  "
+                       r"\[[\d.]+ batch/s, \d+ img/s, \d+h\d\dm\d\ds left\]$", re.M)
+KPI_LINE = re.compile(r"^kpis\t(dcgan_[dg]_train_cost)\t(\S+)$", re.M)
+
+
+def ce_args(data, output, epochs):
+    return ["--data_dir", data, "--batch_size", BATCH, "--epoch", epochs, "--enable_ce", "true",
+            "--output", output]
+
+
+def checkpoint(output):
+    with np.load(os.path.join(output, "checkpoint.npz")) as ckpt:
+        return {k: ckpt[k] for k in ckpt.files}
+
+
+def assert_same_training(a, b):
+    """Every persistable, the RNG and the loss history of two checkpoints are bit-identical."""
+    a, b = checkpoint(a), checkpoint(b)
+    assert sorted(a) == sorted(b)
+    differing = [k for k in a if not np.array_equal(a[k], b[k])]
+    assert differing == []
+
+
+@pytest.fixture(scope="module")
+def ce_run(tiny_mnist, tmp_path_factory, run):
+    """Two uninterrupted epochs in continuous-evaluation mode."""
+    output = tmp_path_factory.mktemp("ce_run")
+    result = run(*ce_args(tiny_mnist, output, 2))
+    assert result.returncode == 0, result.stderr
+    return output, result
+
+
+def test_training_prints_the_chapters_loss_lines_with_progress(ce_run):
+    _, result = ce_run
+    lines = LOSS_LINE.findall(result.stdout)
+    assert [(e, b) for e, b, _, _ in lines] == [("0", "0"), ("1", "0")]  # every 10th batch
+    assert np.isfinite([float(v) for _, _, d, g in lines for v in (d, g)]).all()
+
+
+def test_each_printed_batch_saves_its_real_and_generated_grid(ce_run):
+    output, _ = ce_run
+    names = sorted(n for n in os.listdir(output) if re.fullmatch(r"\d{4}_\d{4}\.png", n))
+    assert names == ["0000_0000.png", "0001_0000.png"]
+    with Image.open(os.path.join(output, "0000_0000.png")) as picture:
+        width, height = picture.size
+        pixels = np.asarray(picture.convert("L"), dtype=float)
+    # an 8-inch square figure at 100 dpi, cropped to the grid and its title (the tile layout is
+    # checked exactly in test_helpers)
+    assert 600 < width <= 800 and 600 < height <= 800
+    assert pixels.std() > 20  # a picture, not a blank page
+
+
+def test_an_epoch_skips_the_short_last_batch(ce_run):
+    output, _ = ce_run
+    state = checkpoint(output)
+    assert len(state["state/d_losses"]) == 2 * 3
+    assert len(state["state/dg_losses"]) == 2 * 3 * 2
+    assert (int(state["state/epoch"]), int(state["state/batch"])) == (2, 0)
+
+
+def test_ce_mode_ends_with_the_kpi_lines_the_books_ce_job_reads(ce_run):
+    output, result = ce_run
+    kpis = dict(KPI_LINE.findall(result.stdout))
+    state = checkpoint(output)
+    assert float(kpis["dcgan_d_train_cost"]) == pytest.approx(state["state/d_losses"].mean(),
+                                                              abs=1e-6)
+    assert float(kpis["dcgan_g_train_cost"]) == pytest.approx(state["state/dg_losses"].mean(),
+                                                              abs=1e-6)
+
+
+def test_training_saves_model_checkpoint_and_loss_curve(ce_run):
+    output, _ = ce_run
+    for name in ("generator.pdmodel", "generator.pdiparams", "checkpoint.npz", "losses.png"):
+        assert os.path.getsize(os.path.join(output, name)) > 0, name
+    assert not [n for n in os.listdir(output) if ".tmp" in n]  # no temporary file left behind
+    state = checkpoint(output)
+    for name in ("var/conv1w", "var/fc4w", "var/bn13", "var/bn44"):
+        assert name in state
+    assert any(k.startswith("var/") and "moment1" in k for k in state)  # Adam's state too
+
+
+def test_generate_draws_new_digits_from_the_saved_generator(ce_run, run):
+    output, _ = ce_run
+    result = run("--generate", 10, "--output", output)
+    assert result.returncode == 0, result.stderr
+    digits = np.load(os.path.join(output, "generated.npy"))
+    assert digits.shape == (10, 784) and digits.dtype == np.float32
+    assert -1 <= digits.min() and digits.max() <= 1 and digits.std() > 0
+    with Image.open(os.path.join(output, "generated.png")) as picture:
+        assert picture.size[0] > 100
+
+
+def test_resuming_after_an_epoch_ends_exactly_where_an_uninterrupted_run_does(
+        ce_run, tiny_mnist, tmp_path, run):
+    output, uninterrupted = ce_run
+    first = run(*ce_args(tiny_mnist, tmp_path, 1))
+    assert first.returncode == 0, first.stderr
+    second = run(*ce_args(tiny_mnist, tmp_path, 2), "--resume")
+    assert second.returncode == 0, second.stderr
+    assert "resuming" in second.stdout
+    assert_same_training(output, tmp_path)
+    assert KPI_LINE.findall(second.stdout) == KPI_LINE.findall(uninterrupted.stdout)
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(ce_run, tiny_mnist, tmp_path, run):
+    output, _ = ce_run
+    command = [sys.executable, os.path.join(ROOT, "dc_gan.py")] + [
+        str(a) for a in ce_args(tiny_mnist, tmp_path, 2)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    seen = ""
+    for line in process.stdout:
+        seen += line
+        if line.startswith("Epoch ID=0 Batch ID=0"):
+            process.send_signal(signal.SIGINT)
+            break
+    rest, errors = process.communicate(timeout=600)
+    assert process.returncode == 130, seen + rest + errors
+    assert "interrupted: checkpoint saved" in rest
+    state = checkpoint(tmp_path)
+    assert (int(state["state/epoch"]), int(state["state/batch"])) < (2, 0)
+    resumed = run(*ce_args(tiny_mnist, tmp_path, 2), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_training(output, tmp_path)
+
+
+def test_max_batches_caps_each_epoch_of_a_shuffled_run(tiny_mnist, tmp_path, run):
+    result = run("--data_dir", tiny_mnist, "--batch_size", 8, "--max_batches", 2, "--epoch", 2,
+                 "--output", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(checkpoint(tmp_path)["state/d_losses"]) == 2 * 2
+    assert not KPI_LINE.search(result.stdout)

@@ -1,0 +1,135 @@
+"""The chapter's programs, built in-process: names, shapes, and which step trains which network."""
+import numpy as np
+import paddle
+import pytest
+
+import dc_gan
+
+BATCH = 8
+G_TRAINABLE = {"fc3w", "fc3b", "bn31", "bn32", "fc4w", "fc4b", "bn41", "bn42",
+               "deconv1w", "deconv1b", "deconv2w", "deconv2b"}
+D_TRAINABLE = {"conv1w", "conv1b", "conv2w", "conv2b", "bn11", "bn12", "fc1w", "fc1b",
+               "bn21", "bn22", "fc2w", "fc2b"}
+# batch-norm moving mean (3) and variance (4): parameters that no optimizer touches
+G_STATISTICS = {"bn33", "bn34", "bn43", "bn44"}
+D_STATISTICS = {"bn13", "bn14", "bn23", "bn24"}
+G_PARAMETERS = G_TRAINABLE | G_STATISTICS
+D_PARAMETERS = D_TRAINABLE | D_STATISTICS
+
+
+def build(raw_logits=False):
+    paddle.enable_static()
+    progs = dc_gan.build_programs(raw_logits=raw_logits, seed=dc_gan.CE_PROGRAM_SEED)
+    exe = paddle.static.Executor(paddle.CPUPlace())
+    exe.run(progs.startup)
+    return progs, exe
+
+
+@pytest.fixture
+def world():
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        yield build()
+
+
+def values(program):
+    scope = paddle.static.global_scope()
+    return {p.name: np.array(scope.find_var(p.name).get_tensor())
+            for p in program.global_block().all_parameters()}
+
+
+def d_scores(progs, exe, images):
+    labels = np.ones((len(images), 1), dtype="float32")
+    return exe.run(progs.d_program.clone(for_test=True), feed={"img": images, "label": labels},
+                   fetch_list=[progs.d_logit])[0]
+
+
+def changed(before, after):
+    return {name for name in before if not np.array_equal(before[name], after[name])}
+
+
+def real_batch():
+    rng = np.random.default_rng(1)
+    return rng.uniform(-1, 1, size=(BATCH, 784)).astype("float32")
+
+
+def test_networks_carry_the_chapters_parameter_names(world):
+    progs, _ = world
+    assert {p.name for p in progs.g_program.global_block().all_parameters()} == G_PARAMETERS
+    assert {p.name for p in progs.d_program.global_block().all_parameters()} == D_PARAMETERS
+    # dg_program holds the same D, shared by name, behind G
+    assert ({p.name for p in progs.dg_program.global_block().all_parameters()}
+            == G_PARAMETERS | D_PARAMETERS)
+    trainable = {p.name for p in progs.dg_program.global_block().all_parameters() if p.trainable}
+    assert trainable == G_TRAINABLE | D_TRAINABLE
+
+
+def test_g_draws_flat_28x28_images_in_tanh_range_and_d_scores_each(world):
+    progs, exe = world
+    noise = dc_gan.uniform_noise(BATCH)
+    images = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img])[0]
+    assert images.shape == (BATCH, 784)
+    assert images.min() >= -1 and images.max() <= 1
+    scores = d_scores(progs, exe, images)
+    assert scores.shape == (BATCH, 1)
+
+
+def test_discriminator_step_trains_d_and_leaves_g_untouched(world):
+    progs, exe = world
+    d_before, g_before = values(progs.d_program), values(progs.g_program)
+    exe.run(progs.d_program,
+            feed={"img": real_batch(), "label": np.ones((BATCH, 1), dtype="float32")},
+            fetch_list=[progs.d_loss])
+    assert changed(d_before, values(progs.d_program)) == D_PARAMETERS
+    assert changed(g_before, values(progs.g_program)) == set()
+
+
+def test_generator_step_trains_g_and_leaves_d_untouched(world):
+    progs, exe = world
+    d_before, g_before = values(progs.d_program), values(progs.g_program)
+    exe.run(progs.dg_program, feed={"noise": dc_gan.uniform_noise(BATCH)},
+            fetch_list=[progs.dg_loss])
+    assert changed(g_before, values(progs.g_program)) == G_PARAMETERS
+    # D runs in training mode inside dg_program, as in the chapter, so its batch-norm statistics
+    # follow the fakes; its trainable parameters stay as they were
+    assert changed(d_before, values(progs.d_program)) == D_STATISTICS
+
+
+def test_g_program_test_draws_the_same_images_twice_from_the_same_noise(world):
+    progs, exe = world
+    noise = dc_gan.uniform_noise(BATCH)
+    first = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img])[0]
+    # a training-mode pass in between moves G's batch-norm statistics, but no parameter
+    exe.run(progs.g_program, feed={"noise": dc_gan.uniform_noise(BATCH)}, fetch_list=[progs.g_img])
+    exe.run(progs.g_program, feed={"noise": dc_gan.uniform_noise(BATCH)}, fetch_list=[progs.g_img])
+    second = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img])[0]
+    third = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img])[0]
+    assert np.array_equal(second, third)
+    assert not np.array_equal(first, second)
+
+
+def test_one_iteration_reports_d_loss_as_fake_plus_real_and_two_generator_losses(world):
+    progs, exe = world
+    d_loss_n, dg_losses = dc_gan.train_batch(exe, progs, real_batch())
+    assert len(dg_losses) == dc_gan.NUM_TRAIN_TIMES_OF_DG == 2
+    assert np.isfinite([d_loss_n] + dg_losses).all()
+    # two means of a sigmoid cross-entropy whose input is already a probability (the chapter's D)
+    assert 2 * 0.31 < d_loss_n < 2 * 1.32
+
+
+def op_types(program):
+    return [op.type for op in program.global_block().ops]
+
+
+def test_d_ends_in_a_sigmoid_by_default_as_in_the_chapter(world):
+    progs, exe = world
+    assert "sigmoid" in op_types(progs.d_program)
+    scores = d_scores(progs, exe, real_batch())
+    assert ((scores > 0) & (scores < 1)).all()
+
+
+def test_raw_logits_flag_drops_ds_final_sigmoid():
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        progs, _ = build(raw_logits=True)
+        assert "sigmoid" not in op_types(progs.d_program)
+        assert "sigmoid" not in op_types(progs.dg_program)
+        assert "sigmoid_cross_entropy_with_logits" in op_types(progs.d_program)
