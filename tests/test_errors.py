@@ -1,0 +1,136 @@
+"""Bad input gets one line that says what is wrong and what to do, a non-zero exit, no traceback,
+and leaves what earlier runs saved exactly as it was."""
+import gzip
+import hashlib
+import os
+import shutil
+
+import paddle
+import pytest
+
+from conftest import idx_bytes, tiny_digits, write_idx
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dc_gan.py: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def fingerprint(folder):
+    return {name: hashlib.md5((folder / name).read_bytes()).hexdigest()
+            for name in sorted(os.listdir(folder))}
+
+
+@pytest.fixture(scope="module")
+def saved_run(tiny_mnist, tmp_path_factory, run):
+    """An output folder holding what a finished run saves."""
+    output = tmp_path_factory.mktemp("saved_run")
+    result = run("--data_dir", tiny_mnist, "--batch_size", 32, "--epoch", 1, "--output", output)
+    assert result.returncode == 0, result.stderr
+    return output
+
+
+@pytest.mark.parametrize("flags, fragments", [
+    (["--batch_size", "0"], ["--batch_size", "positive"]),
+    (["--epoch", "-1"], ["--epoch", "positive"]),
+    (["--max_batches", "0"], ["--max_batches", "positive"]),
+    (["--batch_size", "many"], ["--batch_size", "invalid int value"]),
+    (["--use_gpu", "maybe"], ["--use_gpu", "expected true or false, got 'maybe'"]),
+    (["--enable_ce", "yes please"], ["--enable_ce", "expected true or false"]),
+    (["--mnist_split", "validation"], ["--mnist_split", "invalid choice"]),
+    (["--batch_size", "1000"], ["--batch_size 1000 is larger than the 100 images"]),
+    (["--resume", "--batch_size", "16"], ["trained with --batch_size 32", "same value"]),
+    (["--resume", "--batch_size", "32", "--raw_logits", "true"],
+     ["trained with --raw_logits false"]),
+])
+def test_bad_flags_leave_the_saved_run_untouched(saved_run, tiny_mnist, run, flags, fragments):
+    before = fingerprint(saved_run)
+    result = run("--data_dir", tiny_mnist, "--output", saved_run, *flags)
+    assert_one_line_error(result, *fragments)
+    assert fingerprint(saved_run) == before
+
+
+def test_corrupt_data_leaves_the_saved_run_untouched(saved_run, tmp_path, run):
+    images, labels = tiny_digits(100)
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(idx_bytes(images, 2051)[:-100]))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels, 2049)
+    before = fingerprint(saved_run)
+    result = run("--data_dir", tmp_path, "--output", saved_run)
+    assert_one_line_error(result, "train-images-idx3-ubyte.gz is truncated or corrupt",
+                          "replace it")
+    assert fingerprint(saved_run) == before
+
+
+def test_missing_data_files_are_named(tmp_path, run):
+    (tmp_path / "data").mkdir()
+    result = run("--data_dir", tmp_path / "data", "--output", tmp_path / "out")
+    assert_one_line_error(result, "train-images-idx3-ubyte.gz", "missing")
+
+
+def test_a_data_dir_that_does_not_exist(tmp_path, run):
+    result = run("--data_dir", tmp_path / "nowhere", "--output", tmp_path / "out")
+    assert_one_line_error(result, "nowhere is not a folder")
+
+
+def test_offline_without_cached_mnist_says_which_files_from_where(tmp_path, run):
+    home = tmp_path / "home"
+    home.mkdir()
+    unreachable = "http://127.0.0.1:9/mnist/"  # the discard port: refused at once
+    result = run("--mnist_url", unreachable, "--output", tmp_path / "out", timeout=120,
+                 env=dict(os.environ, HOME=str(home)))
+    assert_one_line_error(result, "could not be downloaded",
+                          unreachable + "train-images-idx3-ubyte.gz",
+                          "train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz",
+                          "--data_dir")
+
+
+def test_an_output_path_that_is_a_file(tiny_mnist, tmp_path, run):
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    result = run("--data_dir", tiny_mnist, "--output", taken)
+    assert_one_line_error(result, "is a file", "pass a folder")
+    assert taken.read_text() == "keep me"
+
+
+def test_an_output_path_that_cannot_be_created(tiny_mnist, tmp_path, run):
+    (tmp_path / "taken").write_text("keep me")
+    result = run("--data_dir", tiny_mnist, "--output", tmp_path / "taken" / "output")
+    assert_one_line_error(result, "not a writable folder", "pass another --output")
+
+
+def test_resume_without_a_checkpoint(tiny_mnist, tmp_path, run):
+    result = run("--data_dir", tiny_mnist, "--output", tmp_path, "--resume")
+    assert_one_line_error(result, "no checkpoint at", "without --resume")
+
+
+def test_resume_from_a_corrupt_checkpoint_keeps_it(saved_run, tiny_mnist, tmp_path, run):
+    output = tmp_path / "out"
+    shutil.copytree(saved_run, output)
+    with open(output / "checkpoint.npz", "r+b") as f:
+        f.truncate(1000)
+    before = fingerprint(output)
+    result = run("--data_dir", tiny_mnist, "--output", output, "--batch_size", 32, "--resume",
+                 "--epoch", 2)
+    assert_one_line_error(result, "checkpoint", "unreadable")
+    assert fingerprint(output) == before
+
+
+def test_generate_without_a_trained_generator(tmp_path, run):
+    result = run("--generate", 4, "--output", tmp_path)
+    assert_one_line_error(result, "no saved generator", "train first")
+
+
+def test_generate_a_non_positive_count(saved_run, run):
+    assert_one_line_error(run("--generate", 0, "--output", saved_run), "--generate", "positive")
+
+
+@pytest.mark.skipif(paddle.is_compiled_with_cuda(), reason="this paddle has CUDA: GPU runs work")
+def test_use_gpu_on_a_cpu_only_paddle(tiny_mnist, tmp_path, run):
+    result = run("--data_dir", tiny_mnist, "--output", tmp_path, "--use_gpu", "true")
+    assert_one_line_error(result, "CUDA build", "paddlepaddle-gpu")
