@@ -1,0 +1,25 @@
+# The chapter's DCGAN in PaddlePaddle's official image. CPU by default; for a CUDA GPU:
+#   docker build --build-arg PADDLE_TAG=2.6.2-gpu-cuda12.0-cudnn8.9-trt8.6 -t dcgan-gpu .
+# PADDLE_TAG starts with the paddlepaddle version requirements.txt pins (tests/test_docker.py checks it).
+ARG PADDLE_TAG=2.6.2
+FROM paddlepaddle/paddle:${PADDLE_TAG}
+
+# The base image brings paddlepaddle (or paddlepaddle-gpu): install only the rest of requirements.txt,
+# so a CPU build of paddle never lands beside the GPU one.
+COPY requirements.txt /tmp/requirements.txt
+RUN grep -v '^paddlepaddle' /tmp/requirements.txt > /tmp/requirements-extra.txt \
+    && python -m pip install --no-cache-dir -r /tmp/requirements-extra.txt \
+    && rm /tmp/requirements.txt /tmp/requirements-extra.txt
+
+RUN useradd --create-home --uid 1000 gan \
+    && mkdir -p /app/output_dcgan /home/gan/.cache/paddle \
+    && chown -R gan:gan /app /home/gan/.cache
+WORKDIR /app
+COPY --chown=gan:gan dc_gan.py README.md ./
+COPY --chown=gan:gan output_dcgan/README.md output_dcgan/
+ENV HOME=/home/gan
+USER 1000:1000
+
+# Results, and the MNIST download in paddle's dataset cache, outlive the container.
+VOLUME ["/app/output_dcgan", "/home/gan/.cache/paddle"]
+CMD ["python", "dc_gan.py"]
