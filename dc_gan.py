@@ -370,6 +370,25 @@ def uniform_noise(n):
 # ---------------------------------------------------------------------------------------------
 # Executor, checkpoints and the saved generator
 # ---------------------------------------------------------------------------------------------
+def default_cpu_threads():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def set_cpu_threads(num_threads):
+    """Paddle sets OMP_NUM_THREADS=1 at import and so runs its CPU math on one core unless told."""
+    paddle.base.core.set_num_threads(num_threads)
+
+
+def use_onednn_conv(progs):
+    """Run the convolutions and their gradients on oneDNN's CPU kernels: the same ops computing the
+    same values, faster. Paddle can only switch oneDNN on for a whole program, and there its
+    transposed convolution refuses to train, hence one op at a time."""
+    for program in (progs.d_program, progs.dg_program, progs.g_program, progs.g_program_test):
+        for op in program.global_block().ops:
+            if op.type in ("conv2d", "conv2d_grad"):
+                op._set_attr("use_mkldnn", True)
+
+
 def make_place(use_gpu):
     if not use_gpu:
         return paddle.CPUPlace()
@@ -535,6 +554,12 @@ def train(args):
                                                        args.mnist_split))
 
     progs = build_programs(args.raw_logits, CE_PROGRAM_SEED if args.enable_ce else None)
+    if not args.use_gpu:
+        set_cpu_threads(args.num_threads)
+        # oneDNN's multi-threaded convolution gradients can round differently after a resume (they
+        # seem to follow memory layout), so continuous evaluation keeps paddle's own kernels
+        if args.onednn if args.onednn is not None else not args.enable_ce:
+            use_onednn_conv(progs)
     exe = paddle.static.Executor(place)
     exe.run(progs.startup)
 
@@ -654,6 +679,10 @@ def parse_args(argv=None):
          "sigmoid output, which the loss squashes a second time (default false)", **boolean)
     flag("--resume", default=False,
          help="continue from OUTPUT/checkpoint.npz (default false)", **boolean)
+    flag("--num_threads", type=int, default=default_cpu_threads(),
+         help="CPU threads for paddle's math (default: all %(default)s cores here)")
+    flag("--onednn", default=None, help="on a CPU, run the convolutions on oneDNN's kernels: same "
+         "results to float rounding, faster (default true, false with --enable_ce true)", **boolean)
     flag("--max_batches", type=int, default=None, help="cap the batches of each epoch, "
          "for smoke runs (default: all)")
     flag("--data_dir", default=None, help="read the MNIST IDX files (.gz or raw) from this folder "
@@ -666,7 +695,7 @@ def parse_args(argv=None):
          "with OUTPUT/generator.* into OUTPUT/generated.png and OUTPUT/generated.npy")
     args = parser.parse_args(argv)
 
-    for name in ("batch_size", "epoch", "max_batches", "generate"):
+    for name in ("batch_size", "epoch", "max_batches", "generate", "num_threads"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             parser.error("argument --{}: must be a positive whole number, got {}".format(

@@ -13,6 +13,9 @@ sys.path.insert(0, ROOT)
 SHARED_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist")
 
 import dc_gan  # noqa: E402  (sets paddle's flags before paddle is imported)
+import paddle  # noqa: E402
+
+paddle.enable_static()  # the chapter's programs are static graphs, as dc_gan.main() makes them
 
 TINY_COUNT = 100  # three full batches of 32 and a short one that the loop must skip
 

@@ -1,0 +1,146 @@
+"""Speed of one training iteration: this project's Paddle step against a PyTorch twin, side by side.
+
+    pip install -r bench/requirements.txt
+    python bench/speed.py [--iterations 12] [--threads N]
+
+One run alternates the contenders iteration by iteration on the same batch of 128 real digits (the
+shared MNIST split when present, else uniform noise of the same shape), after a warm-up, so that load from
+elsewhere hits all of them alike. It prints the median milliseconds per iteration of each, the ratio
+project/twin, and the achieved GFLOP/s as a share of a float32 matrix-product peak measured in the same run.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import dc_gan  # noqa: E402  (before torch: sets paddle's flags before paddle is imported)
+import numpy as np  # noqa: E402
+import paddle  # noqa: E402
+import torch  # noqa: E402
+
+import torch_twin  # noqa: E402
+
+BATCH = 128
+SHARED_MNIST = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist")
+
+
+def layer_macs():
+    """Multiply-accumulates per sample of each layer's forward pass (conv, fc, transposed conv)."""
+    side = dc_gan.img_dim // 4
+    d = {
+        "conv1": 1 * dc_gan.df_dim * 25 * 24 * 24,
+        "conv2": dc_gan.df_dim * dc_gan.df_dim * 2 * 25 * 8 * 8,
+        "fc1": dc_gan.df_dim * 2 * 4 * 4 * dc_gan.dfc_dim,
+        "fc2": dc_gan.dfc_dim,
+    }
+    g = {
+        "fc3": dc_gan.NOISE_SIZE * dc_gan.gfc_dim,
+        "fc4": dc_gan.gfc_dim * dc_gan.gf_dim * 2 * side * side,
+        "deconv1": dc_gan.gf_dim * 2 * dc_gan.gf_dim * 2 * 25 * side * side,
+        "deconv2": dc_gan.gf_dim * 2 * 25 * 2 * side * 2 * side,
+    }
+    return sum(d.values()), sum(g.values())
+
+
+def flops_per_iteration(batch=BATCH):
+    """A forward pass costs 2 FLOPs per MAC, its backward about twice that: one G pass, two D steps
+    (forward and backward), two G steps (forward and backward through G and D)."""
+    d, g = layer_macs()
+    macs = g + 2 * 3 * d + 2 * 3 * (g + d)
+    return 2 * macs * batch
+
+
+def matmul_peak(threads, size=4096, repeats=5):
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)
+    best = min(timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return 2 * size ** 3 / best / 1e9
+
+
+def timed(step):
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def real_batch():
+    if os.path.isfile(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
+        return dc_gan.load_mnist("test", SHARED_MNIST)[:BATCH], "the real MNIST test split"
+    rng = np.random.default_rng(0)
+    return rng.uniform(-1, 1, (BATCH, 784)).astype("float32"), "uniform noise (no shared MNIST)"
+
+
+class PaddleStep:
+    def __init__(self, fast, threads, seed=dc_gan.CE_PROGRAM_SEED):
+        self.fast, self.threads = fast, threads
+        self.scope = paddle.static.Scope()
+        with paddle.static.scope_guard(self.scope):
+            self.progs = dc_gan.build_programs(seed=seed)
+            if fast:
+                dc_gan.use_onednn_conv(self.progs)
+            self.exe = paddle.static.Executor(paddle.CPUPlace())
+            self.exe.run(self.progs.startup)
+
+    def __call__(self, real_image):
+        dc_gan.set_cpu_threads(self.threads if self.fast else 1)
+        with paddle.static.scope_guard(self.scope):
+            return dc_gan.train_batch(self.exe, self.progs, real_image)
+
+
+class TorchStep:
+    def __init__(self, threads):
+        self.threads = threads
+        torch.manual_seed(0)
+        self.twin = torch_twin.Twin(BATCH)
+
+    def __call__(self, real_image):
+        torch.set_num_threads(self.threads)
+        return self.twin.train_batch(torch.from_numpy(real_image))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--iterations", type=int, default=12)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=dc_gan.default_cpu_threads())
+    parser.add_argument("--plain", action="store_true",
+                        help="also time paddle's plain defaults (one thread, its own kernels)")
+    args = parser.parse_args()
+    paddle.enable_static()
+
+    real_image, source = real_batch()
+    contenders = {"project (dc_gan.py)": PaddleStep(True, args.threads),
+                  "pytorch twin": TorchStep(args.threads)}
+    if args.plain:
+        contenders["paddle plain defaults"] = PaddleStep(False, 1)
+    print("batch {} of {}, {} threads, paddle {}, torch {}".format(
+        BATCH, source, args.threads, paddle.__version__, torch.__version__))
+    peak_before = matmul_peak(args.threads)
+
+    times = {name: [] for name in contenders}
+    for i in range(args.warmup + args.iterations):
+        for name, step in contenders.items():
+            seconds = timed(lambda: step(real_image))
+            if i >= args.warmup:
+                times[name].append(seconds)
+    peak = max(peak_before, matmul_peak(args.threads))
+
+    gflop = flops_per_iteration() / 1e9
+    print("{:.1f} GFLOP per iteration; float32 matrix-product peak {:.0f} GFLOP/s on {} threads"
+          .format(gflop, peak, args.threads))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    for name, median in medians.items():
+        print("{:24s} {:8.0f} ms/iteration  {:6.1f} GFLOP/s  {:5.1%} of peak".format(
+            name, median * 1e3, gflop / median, gflop / median / peak))
+    ratio = medians["project (dc_gan.py)"] / medians["pytorch twin"]
+    print("ratio project/twin: {:.2f}".format(ratio))
+
+
+if __name__ == "__main__":
+    main()

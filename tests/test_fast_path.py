@@ -1,0 +1,87 @@
+"""The fast CPU path (all cores, oneDNN convolutions) computes what the plain path computes.
+
+Paddle's plain defaults run one thread and its own kernels. Both paths are started from the same initial
+state and fed the same batches; they may differ only by float32 rounding. One subtlety bounds how far that
+can be checked: the biases just before a batch norm (conv2b, fc1b, fc3b, fc4b) have a true gradient of zero,
+so theirs is pure rounding noise, and Adam's first steps, which move every parameter by about the learning
+rate whatever the size of its gradient, turn that noise into lr-sized steps. So the losses and gradients of
+a step are compared tightly, the parameters within Adam's step size.
+"""
+import numpy as np
+import paddle
+import pytest
+
+import dc_gan
+
+BATCH = 32
+
+
+def first_steps(fast, iterations=0):
+    """One D step on reals and one G step (then `iterations` whole iterations) from seed 90."""
+    np.random.seed(dc_gan.CE_NUMPY_SEED)
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED)
+        dc_gan.set_cpu_threads(max(2, dc_gan.default_cpu_threads()) if fast else 1)
+        if fast:
+            dc_gan.use_onednn_conv(progs)
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        exe.run(progs.startup)
+        real = np.random.uniform(-1, 1, (BATCH, 784)).astype("float32")
+        d_loss = exe.run(progs.d_program, feed={"img": real, "label": np.ones((BATCH, 1), "float32")},
+                         fetch_list=[progs.d_loss])[0]
+        dg_loss = exe.run(progs.dg_program, feed={"noise": dc_gan.uniform_noise(BATCH)},
+                          fetch_list=[progs.dg_loss])[0]
+        losses = [float(d_loss), float(dg_loss)]
+        for _ in range(iterations):
+            d_loss_n, dg_losses = dc_gan.train_batch(exe, progs, real)
+            losses += [d_loss_n] + dg_losses
+        scope = paddle.static.global_scope()
+        state = {name: np.array(scope.find_var(name).get_tensor())
+                 for name in dc_gan.persistable_names(progs.d_program, progs.dg_program)}
+    dc_gan.set_cpu_threads(1)
+    return losses, state
+
+
+@pytest.fixture(scope="module")
+def one_step_each():
+    return first_steps(fast=False), first_steps(fast=True)
+
+
+def test_the_fast_path_switches_the_convolutions_to_onednn():
+    progs = dc_gan.build_programs()
+    dc_gan.use_onednn_conv(progs)
+    convs = [op for op in progs.d_program.global_block().ops if op.type.startswith("conv2d")]
+    assert {op.type for op in convs} == {"conv2d", "conv2d_grad"}
+    assert all(op.attr("use_mkldnn") for op in convs)
+    # the transposed convolutions keep paddle's kernel: oneDNN's refuses to train
+    deconvs = [op for op in progs.dg_program.global_block().ops if "transpose" in op.type]
+    assert deconvs and not any(op.attr("use_mkldnn") for op in deconvs)
+
+
+def test_a_step_of_each_network_gives_the_same_losses(one_step_each):
+    (plain, _), (fast, _) = one_step_each
+    np.testing.assert_allclose(fast, plain, rtol=1e-5)
+
+
+def test_a_step_of_each_network_computes_the_same_gradients(one_step_each):
+    (_, plain), (_, fast) = one_step_each
+    moments = [name for name in plain if name.endswith("_moment1_0")]
+    assert len(moments) == 24
+    for name in moments:  # after one Adam step, moment1 = (1 - beta1) * gradient
+        np.testing.assert_allclose(fast[name], plain[name], rtol=1e-4, atol=1e-7, err_msg=name)
+
+
+def test_a_step_of_each_network_lands_on_the_same_parameters_within_adams_step(one_step_each):
+    (_, plain), (_, fast) = one_step_each
+    for name in (n for n in plain if "_" not in n):
+        np.testing.assert_allclose(fast[name], plain[name], rtol=0,
+                                   atol=2 * dc_gan.LEARNING_RATE, err_msg=name)
+        agree = np.isclose(fast[name], plain[name], rtol=1e-5, atol=1e-6).mean()
+        if name not in ("conv2b", "fc1b", "fc3b", "fc4b"):  # zero true gradient, see above
+            assert agree > 0.9, name
+
+
+def test_two_whole_iterations_report_the_same_losses_to_rounding_drift():
+    plain, _ = first_steps(fast=False, iterations=2)
+    fast, _ = first_steps(fast=True, iterations=2)
+    np.testing.assert_allclose(fast, plain, rtol=5e-3)
