@@ -69,6 +69,9 @@ CE_PROGRAM_SEED = 90
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
 LOSS_CURVE_FILE = "losses.png"
+CHECKPOINT_STATE_KEYS = tuple(["rng/" + str(i) for i in range(5)] + ["state/" + k for k in (
+    "epoch", "batch", "order", "const_n", "d_losses", "dg_losses", "batch_size", "raw_logits",
+    "enable_ce", "mnist_split")])
 
 MNIST_FILES = {
     "train": (("train-images-idx3-ubyte", paddle.dataset.mnist.TRAIN_IMAGE_MD5),
@@ -434,6 +437,10 @@ def load_checkpoint(path, progs, place):
             raise UsageError("checkpoint {} does not match this network ({}); delete it and "
                              "train without --resume".format(path, name))
         tensor.set(value, place)
+    missing = [k for k in CHECKPOINT_STATE_KEYS if k not in arrays]
+    if missing:
+        raise UsageError("checkpoint {} lacks {}; delete it and train without --resume".format(
+            path, ", ".join(missing)))
     rng = [arrays["rng/" + str(i)] for i in range(5)]
     np.random.set_state((str(rng[0]), rng[1], int(rng[2]), int(rng[3]), float(rng[4])))
     return {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}

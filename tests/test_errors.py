@@ -5,6 +5,7 @@ import hashlib
 import os
 import shutil
 
+import numpy as np
 import paddle
 import pytest
 
@@ -134,3 +135,16 @@ def test_generate_a_non_positive_count(saved_run, run):
 def test_use_gpu_on_a_cpu_only_paddle(tiny_mnist, tmp_path, run):
     result = run("--data_dir", tiny_mnist, "--output", tmp_path, "--use_gpu", "true")
     assert_one_line_error(result, "CUDA build", "paddlepaddle-gpu")
+
+
+def test_resume_from_a_checkpoint_missing_its_loop_state(saved_run, tiny_mnist, tmp_path, run):
+    output = tmp_path / "out"
+    shutil.copytree(saved_run, output)
+    with np.load(output / "checkpoint.npz") as ckpt:
+        arrays = {k: ckpt[k] for k in ckpt.files if k != "state/order"}
+    np.savez(output / "checkpoint.npz", **arrays)
+    before = fingerprint(output)
+    result = run("--data_dir", tiny_mnist, "--output", output, "--batch_size", 32, "--resume",
+                 "--epoch", 2)
+    assert_one_line_error(result, "lacks state/order")
+    assert fingerprint(output) == before
