@@ -607,6 +607,7 @@ def train(args):
                 # shuffle of MNIST each epoch; the continuous-evaluation job reads in file order
                 order = (np.arange(len(train_images)) if args.enable_ce
                          else np.random.default_rng().permutation(len(train_images)))
+            next_batch = first_batch
             for batch_id in range(first_batch, num_batches):
                 s_time = time.time()
                 rows = order[batch_id * args.batch_size:(batch_id + 1) * args.batch_size]
@@ -616,6 +617,7 @@ def train(args):
                 losses[1].extend(dg_losses)
                 t_time += time.time() - s_time
                 done += 1
+                next_batch = batch_id + 1
 
                 if batch_id % PLOT_EVERY == 0:
                     generated_images = exe.run(progs.g_program_test, feed={"noise": const_n},
@@ -628,16 +630,16 @@ def train(args):
                         format_duration((total_batches - done) / rate)), flush=True)
                     save_grid(np.concatenate([real_image, generated_images]), msg,
                               "{}/{:04d}_{:04d}.png".format(args.output, pass_id, batch_id))
+                if stop.requested:
+                    break
 
-                if stop.requested and batch_id + 1 < num_batches:
-                    save_state(pass_id, batch_id + 1)
-                    print("interrupted: checkpoint saved to {}; continue with --resume".format(
-                        checkpoint_path))
-                    return 130
-            save_state(pass_id + 1, 0)
-            if args.enable_ce and pass_id == args.epoch - 1:
-                print("kpis\tdcgan_d_train_cost\t%f" % np.mean(losses[0]))
-                print("kpis\tdcgan_g_train_cost\t%f" % np.mean(losses[1]))
+            if next_batch < num_batches:
+                save_state(pass_id, next_batch)
+            else:
+                save_state(pass_id + 1, 0)
+                if args.enable_ce and pass_id == args.epoch - 1:
+                    print("kpis\tdcgan_d_train_cost\t%f" % np.mean(losses[0]))
+                    print("kpis\tdcgan_g_train_cost\t%f" % np.mean(losses[1]))
             if stop.requested:
                 print("interrupted: checkpoint saved to {}; continue with --resume".format(
                     checkpoint_path))
