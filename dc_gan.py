@@ -456,17 +456,22 @@ def save_generator(output, progs, exe):
         os.replace(tmp + ext, prefix + ext)
 
 
-def generate(args):
-    """Draw args.generate digits with the saved generator; write a grid PNG and a .npy array."""
-    prefix = os.path.join(args.output, GENERATOR_PREFIX)
+def draw_digits(output, noise, place):
+    """Run the generator saved in output on the noise: flat 28x28 images in [-1, 1]."""
+    prefix = os.path.join(output, GENERATOR_PREFIX)
     if not os.path.isfile(prefix + ".pdmodel"):
         raise UsageError("no saved generator at {}.pdmodel; train first (python dc_gan.py "
-                         "--output {})".format(prefix, args.output))
-    exe = paddle.static.Executor(make_place(args.use_gpu))
+                         "--output {})".format(prefix, output))
+    exe = paddle.static.Executor(place)
     with paddle.static.scope_guard(paddle.static.Scope()):
         program, feed_names, fetch_targets = paddle.static.load_inference_model(prefix, exe)
-        images = exe.run(program, feed={feed_names[0]: uniform_noise(args.generate)},
-                         fetch_list=fetch_targets)[0]
+        return exe.run(program, feed={feed_names[0]: noise}, fetch_list=fetch_targets)[0]
+
+
+def generate(args):
+    """Draw args.generate digits with the saved generator; write a grid PNG and a .npy array."""
+    images = draw_digits(args.output, uniform_noise(args.generate), make_place(args.use_gpu))
+    prefix = os.path.join(args.output, GENERATOR_PREFIX)
     npy_path = os.path.join(args.output, "generated.npy")
     png_path = os.path.join(args.output, "generated.png")
     atomic_write(npy_path, lambda f: np.save(f, images))

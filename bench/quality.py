@@ -138,18 +138,14 @@ def calibration(images, labels, count):
 
 
 def draw_from_generator(output, count, seed):
-    prefix = os.path.join(output, dc_gan.GENERATOR_PREFIX)
-    if not os.path.isfile(prefix + ".pdmodel"):
-        sys.exit("quality.py: error: no saved generator at {}.pdmodel; train with dc_gan.py "
-                 "first".format(prefix))
+    noise = np.random.default_rng(seed).uniform(-1, 1, (count, dc_gan.NOISE_SIZE))
     paddle.enable_static()
-    exe = paddle.static.Executor(paddle.CPUPlace())
-    with paddle.static.scope_guard(paddle.static.Scope()):
-        program, feeds, fetches = paddle.static.load_inference_model(prefix, exe)
-        noise = np.random.default_rng(seed).uniform(-1, 1, (count, dc_gan.NOISE_SIZE))
-        images = exe.run(program, feed={feeds[0]: noise.astype("float32")}, fetch_list=fetches)[0]
-    paddle.disable_static()
-    return images
+    try:
+        return dc_gan.draw_digits(output, noise.astype("float32"), paddle.CPUPlace())
+    except dc_gan.UsageError as e:
+        sys.exit("quality.py: error: {}".format(e))
+    finally:
+        paddle.disable_static()
 
 
 def load_samples(path):
