@@ -543,6 +543,22 @@ def prepare_output(path):
             path, e.strerror or e))
 
 
+def resume_state(checkpoint_path, progs, place, args, num_images):
+    """Load the checkpoint into the scope; return the loop's const_n, order, losses, epoch, batch."""
+    state = load_checkpoint(checkpoint_path, progs, place)
+    for flag in ("batch_size", "raw_logits", "enable_ce", "mnist_split"):
+        if state[flag].item() != getattr(args, flag):
+            raise UsageError("--resume: the checkpoint was trained with --{} {}; pass the same "
+                             "value".format(flag, str(state[flag].item()).lower()))
+    if len(state["order"]) != num_images:
+        raise UsageError("--resume: the checkpoint was trained on {} images, this data has {}; "
+                         "pass the same data".format(len(state["order"]), num_images))
+    start_epoch, start_batch = int(state["epoch"]), int(state["batch"])
+    print("resuming from {} at epoch {} batch {}".format(checkpoint_path, start_epoch, start_batch))
+    losses = [list(state["d_losses"]), list(state["dg_losses"])]
+    return state["const_n"], state["order"], losses, start_epoch, start_batch
+
+
 def train(args):
     if args.enable_ce:
         np.random.seed(CE_NUMPY_SEED)
@@ -579,19 +595,8 @@ def train(args):
     losses = [[], []]
     start_epoch, start_batch, order = 0, 0, None
     if args.resume:
-        state = load_checkpoint(checkpoint_path, progs, place)
-        for flag in ("batch_size", "raw_logits", "enable_ce", "mnist_split"):
-            if state[flag].item() != getattr(args, flag):
-                raise UsageError("--resume: the checkpoint was trained with --{} {}; pass the same "
-                                 "value".format(flag, str(state[flag].item()).lower()))
-        const_n, order = state["const_n"], state["order"]
-        losses = [list(state["d_losses"]), list(state["dg_losses"])]
-        start_epoch, start_batch = int(state["epoch"]), int(state["batch"])
-        if len(order) != len(train_images):
-            raise UsageError("--resume: the checkpoint was trained on {} images, this data has {}; "
-                             "pass the same data".format(len(order), len(train_images)))
-        print("resuming from {} at epoch {} batch {}".format(checkpoint_path, start_epoch,
-                                                             start_batch))
+        const_n, order, losses, start_epoch, start_batch = resume_state(
+            checkpoint_path, progs, place, args, len(train_images))
 
     def save_state(next_epoch, next_batch):
         save_checkpoint(checkpoint_path, progs, {
