@@ -429,6 +429,10 @@ def load_checkpoint(path, progs, place):
     except Exception as e:
         raise UsageError("checkpoint {} is unreadable ({}); delete it and train without "
                          "--resume".format(path, e))
+    missing = [k for k in CHECKPOINT_STATE_KEYS if k not in arrays]
+    if missing:
+        raise UsageError("checkpoint {} lacks {}; delete it and train without --resume".format(
+            path, ", ".join(missing)))
     scope = paddle.static.global_scope()
     for name in persistable_names(progs.d_program, progs.dg_program):
         tensor = scope.find_var(name).get_tensor()
@@ -437,10 +441,6 @@ def load_checkpoint(path, progs, place):
             raise UsageError("checkpoint {} does not match this network ({}); delete it and "
                              "train without --resume".format(path, name))
         tensor.set(value, place)
-    missing = [k for k in CHECKPOINT_STATE_KEYS if k not in arrays]
-    if missing:
-        raise UsageError("checkpoint {} lacks {}; delete it and train without --resume".format(
-            path, ", ".join(missing)))
     rng = [arrays["rng/" + str(i)] for i in range(5)]
     np.random.set_state((str(rng[0]), rng[1], int(rng[2]), int(rng[3]), float(rng[4])))
     return {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
