@@ -94,6 +94,18 @@ def test_generator_step_trains_g_and_leaves_d_untouched(world):
     assert changed(d_before, values(progs.d_program)) == D_STATISTICS
 
 
+def test_generator_step_differentiates_through_d_but_not_for_ds_parameters(world):
+    progs, _ = world
+    block = progs.dg_program.global_block()
+    gradients = {name[:-len("@GRAD")] for name in block.vars if name.endswith("@GRAD")}
+    assert G_TRAINABLE <= gradients
+    assert not gradients & D_PARAMETERS
+    # the gradient still flows through D's first convolution back into G's image
+    conv1_grad = next(op for op in block.ops
+                      if op.type == "conv2d_grad" and op.input("Filter") == ["conv1w"])
+    assert conv1_grad.output("Input@GRAD") and not conv1_grad.output("Filter@GRAD")
+
+
 def test_g_program_test_draws_the_same_images_twice_from_the_same_noise(world):
     progs, exe = world
     noise = dc_gan.uniform_noise(BATCH)
