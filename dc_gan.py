@@ -65,6 +65,12 @@ NUM_TRAIN_TIMES_OF_DG = 2  # generator steps per discriminator step
 PLOT_EVERY = 10  # batches between two printed lines and saved grids
 CE_NUMPY_SEED = 10  # the Book's continuous-evaluation job fixes these two seeds
 CE_PROGRAM_SEED = 90
+# Ops run on oneDNN's CPU kernels by default (--onednn). Left on paddle's own, all measured: the
+# transposed convolution (oneDNN's trains only with is_test set, and then keeps its first copy of
+# the filter, so later steps see stale weights), pool2d_grad (oneDNN cannot build it here), and
+# elementwise_add, batch_norm and mul (slower on oneDNN).
+ONEDNN_OPS = ("conv2d", "conv2d_grad", "pool2d", "relu", "relu_grad", "leaky_relu",
+              "leaky_relu_grad")
 
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
@@ -385,13 +391,14 @@ def set_cpu_threads(num_threads):
     paddle.base.core.set_num_threads(num_threads)
 
 
-def use_onednn_conv(progs):
-    """Run the convolutions and their gradients on oneDNN's CPU kernels: the same ops computing the
-    same values, faster. Paddle can only switch oneDNN on for a whole program, and there its
-    transposed convolution refuses to train, hence one op at a time."""
-    for program in (progs.d_program, progs.dg_program, progs.g_program, progs.g_program_test):
+def use_onednn(progs):
+    """Run the ops of ONEDNN_OPS in the training programs on oneDNN's multi-threaded CPU kernels:
+    the same ops computing the same values to float rounding, faster. Paddle can only switch oneDNN
+    on for a whole program, and there its transposed convolution refuses to train, hence one op at a
+    time. g_program_test, which is saved as the inference model, keeps paddle's defaults."""
+    for program in (progs.d_program, progs.dg_program, progs.g_program):
         for op in program.global_block().ops:
-            if op.type in ("conv2d", "conv2d_grad"):
+            if op.type in ONEDNN_OPS:
                 op._set_attr("use_mkldnn", True)
 
 
@@ -590,7 +597,7 @@ def train(args):
         # oneDNN's multi-threaded convolution gradients can round differently after a resume (they
         # seem to follow memory layout), so continuous evaluation keeps paddle's own kernels
         if args.onednn if args.onednn is not None else not args.enable_ce:
-            use_onednn_conv(progs)
+            use_onednn(progs)
     exe = paddle.static.Executor(place)
     exe.run(progs.startup)
 
@@ -703,8 +710,9 @@ def parse_args(argv=None):
          help="continue from OUTPUT/checkpoint.npz (default false)", **boolean)
     flag("--num_threads", type=int, default=default_cpu_threads(),
          help="CPU threads for paddle's math (default: all %(default)s cores here)")
-    flag("--onednn", default=None, help="on a CPU, run the convolutions on oneDNN's kernels: same "
-         "results to float rounding, faster (default true, false with --enable_ce true)", **boolean)
+    flag("--onednn", default=None, help="on a CPU, run the convolutions, pooling and activations on "
+         "oneDNN's kernels: same results to float rounding, faster (default true, false with "
+         "--enable_ce true)", **boolean)
     flag("--max_batches", type=int, default=None, help="cap the batches of each epoch, "
          "for smoke runs (default: all)")
     flag("--data_dir", default=None, help="read the MNIST IDX files (.gz or raw) from this folder "
