@@ -1,11 +1,11 @@
 """Speed of one training iteration: this project's Paddle step against a PyTorch twin, side by side.
 
     pip install -r bench/requirements.txt
-    python bench/speed.py [--iterations 12] [--threads N]
+    python bench/speed.py [--iterations 12] [--threads N] [--plain] [--profile]
 
 One run alternates the contenders iteration by iteration on the same batch of 128 real digits (the
-shared MNIST split when present, else uniform noise of the same shape), after a warm-up, so that load from
-elsewhere hits all of them alike. It prints the median milliseconds per iteration of each, the ratio
+shared MNIST split when present, else uniform noise of the same shape), after a warm-up and with a short
+pause before each step, so that load from elsewhere hits all of them alike. It prints the median milliseconds per iteration of each, the ratio
 project/twin, and the achieved GFLOP/s as a share of a float32 matrix-product peak measured in the same run.
 """
 import argparse
@@ -21,11 +21,16 @@ sys.path.insert(0, HERE)
 import dc_gan  # noqa: E402  (before torch: sets paddle's flags before paddle is imported)
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
+from paddle import profiler  # noqa: E402
+from paddle.profiler.profiler_statistic import StatisticData  # noqa: E402  (what summary() prints)
 import torch  # noqa: E402
 
 import torch_twin  # noqa: E402
 
 BATCH = 128
+# Paddle's OpenMP (Intel's) keeps its threads spinning for 200 ms after each parallel region; timing the
+# twin right after a paddle step would charge the twin for them, so each step starts after a pause.
+SETTLE_SECONDS = 0.3
 SHARED_MNIST = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist")
 
 
@@ -44,14 +49,17 @@ def layer_macs():
         "deconv1": dc_gan.gf_dim * 2 * dc_gan.gf_dim * 2 * 25 * side * side,
         "deconv2": dc_gan.gf_dim * 2 * 25 * 2 * side * 2 * side,
     }
-    return sum(d.values()), sum(g.values())
+    return d, g
 
 
 def flops_per_iteration(batch=BATCH):
-    """A forward pass costs 2 FLOPs per MAC, its backward about twice that: one G pass, two D steps
-    (forward and backward), two G steps (forward and backward through G and D)."""
+    """2 FLOPs per MAC. A backward pass costs a forward's MACs for the weight gradients and as much
+    again for the input gradients, none of which are needed for the data (images, noise), nor D's
+    weight gradients in a G step: one G pass, two D steps, two G steps through G and D."""
     d, g = layer_macs()
-    macs = g + 2 * 3 * d + 2 * 3 * (g + d)
+    d_step = sum(d.values()) * 3 - d["conv1"]
+    g_step = sum(g.values()) * 3 - g["fc3"] + sum(d.values()) * 2
+    macs = sum(g.values()) + 2 * d_step + 2 * g_step
     return 2 * macs * batch
 
 
@@ -83,7 +91,7 @@ class PaddleStep:
         with paddle.static.scope_guard(self.scope):
             self.progs = dc_gan.build_programs(seed=seed)
             if fast:
-                dc_gan.use_onednn_conv(self.progs)
+                dc_gan.use_onednn(self.progs)
             self.exe = paddle.static.Executor(paddle.CPUPlace())
             self.exe.run(self.progs.startup)
 
@@ -104,6 +112,38 @@ class TorchStep:
         return self.twin.train_batch(torch.from_numpy(real_image))
 
 
+def paddle_op_times(step, real_image, iterations):
+    """Paddle's profiler over a few steps: {op type: ms per iteration}."""
+    prof = profiler.Profiler(targets=[profiler.ProfilerTarget.CPU])
+    prof.start()
+    for _ in range(iterations):
+        step(real_image)
+        prof.step()
+    prof.stop()
+    result = prof.profiler_result
+    items = StatisticData(result.get_data(), result.get_extra_info()).event_summary.items
+    return {name: item.cpu_time / 1e6 / iterations for name, item in items.items()}
+
+
+def torch_op_times(step, real_image, iterations):
+    """PyTorch's profiler over a few steps: {op: ms per iteration spent in the op itself}."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        for _ in range(iterations):
+            step(real_image)
+    return {e.key: e.self_cpu_time_total / 1e3 / iterations for e in prof.key_averages()}
+
+
+def print_profiles(contenders, real_image, iterations=3, top=12):
+    """Where each contender's iteration goes, op by op (profiler time, so a little slower)."""
+    for name, step in contenders.items():
+        profile = torch_op_times if isinstance(step, TorchStep) else paddle_op_times
+        time.sleep(SETTLE_SECONDS)
+        times = profile(step, real_image, iterations)
+        print("{}: ms per iteration in its {} costliest ops".format(name, top))
+        for op, ms in sorted(times.items(), key=lambda kv: -kv[1])[:top]:
+            print("    {:40s} {:7.0f}".format(op, ms))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=12)
@@ -111,6 +151,8 @@ def main():
     parser.add_argument("--threads", type=int, default=dc_gan.default_cpu_threads())
     parser.add_argument("--plain", action="store_true",
                         help="also time paddle's plain defaults (one thread, its own kernels)")
+    parser.add_argument("--profile", action="store_true",
+                        help="then profile each contender: time per op type and iteration")
     args = parser.parse_args()
     paddle.enable_static()
 
@@ -126,6 +168,7 @@ def main():
     times = {name: [] for name in contenders}
     for i in range(args.warmup + args.iterations):
         for name, step in contenders.items():
+            time.sleep(SETTLE_SECONDS)
             seconds = timed(lambda: step(real_image))
             if i >= args.warmup:
                 times[name].append(seconds)
@@ -140,6 +183,8 @@ def main():
             name, median * 1e3, gflop / median, gflop / median / peak))
     ratio = medians["project (dc_gan.py)"] / medians["pytorch twin"]
     print("ratio project/twin: {:.2f}".format(ratio))
+    if args.profile:
+        print_profiles(contenders, real_image)
 
 
 if __name__ == "__main__":
