@@ -387,8 +387,11 @@ def default_cpu_threads():
 
 
 def set_cpu_threads(num_threads):
-    """Paddle sets OMP_NUM_THREADS=1 at import and so runs its CPU math on one core unless told."""
+    """Paddle sets OMP_NUM_THREADS=1 at import and so runs its CPU math on one core unless told.
+    Telling it sets the count for the calling thread only, and paddle's executor runs ops on worker
+    threads of its own, which stay at one; run serially, every op runs on the calling thread."""
     paddle.base.core.set_num_threads(num_threads)
+    paddle.set_flags({"FLAGS_new_executor_serial_run": True})
 
 
 def use_onednn(progs):
@@ -594,9 +597,7 @@ def train(args):
     progs = build_programs(args.raw_logits, CE_PROGRAM_SEED if args.enable_ce else None)
     if not args.use_gpu:
         set_cpu_threads(args.num_threads)
-        # oneDNN's multi-threaded convolution gradients can round differently after a resume (they
-        # seem to follow memory layout), so continuous evaluation keeps paddle's own kernels
-        if args.onednn if args.onednn is not None else not args.enable_ce:
+        if args.onednn:
             use_onednn(progs)
     exe = paddle.static.Executor(place)
     exe.run(progs.startup)
@@ -710,9 +711,8 @@ def parse_args(argv=None):
          help="continue from OUTPUT/checkpoint.npz (default false)", **boolean)
     flag("--num_threads", type=int, default=default_cpu_threads(),
          help="CPU threads for paddle's math (default: all %(default)s cores here)")
-    flag("--onednn", default=None, help="on a CPU, run the convolutions, pooling and activations on "
-         "oneDNN's kernels: same results to float rounding, faster (default true, false with "
-         "--enable_ce true)", **boolean)
+    flag("--onednn", default=True, help="on a CPU, run the convolutions, pooling and activations "
+         "on oneDNN's kernels: same results to float rounding, faster (default true)", **boolean)
     flag("--max_batches", type=int, default=None, help="cap the batches of each epoch, "
          "for smoke runs (default: all)")
     flag("--data_dir", default=None, help="read the MNIST IDX files (.gz or raw) from this folder "

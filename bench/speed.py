@@ -4,9 +4,10 @@
     python bench/speed.py [--iterations 12] [--threads N] [--plain] [--profile]
 
 One run alternates the contenders iteration by iteration on the same batch of 128 real digits (the
-shared MNIST split when present, else uniform noise of the same shape), after a warm-up and with a short
-pause before each step, so that load from elsewhere hits all of them alike. It prints the median milliseconds per iteration of each, the ratio
-project/twin, and the achieved GFLOP/s as a share of a float32 matrix-product peak measured in the same run.
+shared MNIST split when present, else uniform noise of the same shape), after a warm-up and with a
+short pause before each step, so that load from elsewhere hits all of them alike. It prints the median
+milliseconds per iteration of each, the ratio project/twin, and the achieved GFLOP/s as a share of a
+float32 matrix-product peak measured in the same run; --profile adds each one's costliest ops.
 """
 import argparse
 import os
@@ -28,8 +29,8 @@ import torch  # noqa: E402
 import torch_twin  # noqa: E402
 
 BATCH = 128
-# Paddle's OpenMP (Intel's) keeps its threads spinning for 200 ms after each parallel region; timing the
-# twin right after a paddle step would charge the twin for them, so each step starts after a pause.
+# Paddle's OpenMP (Intel's) keeps its threads spinning for 200 ms after each parallel region; timing
+# the twin right after a paddle step would charge the twin for them, so each step starts after a pause.
 SETTLE_SECONDS = 0.3
 SHARED_MNIST = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist")
 
@@ -96,7 +97,11 @@ class PaddleStep:
             self.exe.run(self.progs.startup)
 
     def __call__(self, real_image):
-        dc_gan.set_cpu_threads(self.threads if self.fast else 1)
+        if self.fast:
+            dc_gan.set_cpu_threads(self.threads)
+        else:  # paddle's defaults, which dc_gan.set_cpu_threads changes for the whole process
+            paddle.base.core.set_num_threads(1)
+            paddle.set_flags({"FLAGS_new_executor_serial_run": False})
         with paddle.static.scope_guard(self.scope):
             return dc_gan.train_batch(self.exe, self.progs, real_image)
 
