@@ -67,10 +67,10 @@ CE_NUMPY_SEED = 10  # the Book's continuous-evaluation job fixes these two seeds
 CE_PROGRAM_SEED = 90
 # Ops run on oneDNN's CPU kernels by default (--onednn). Left on paddle's own, all measured: the
 # transposed convolution (oneDNN's trains only with is_test set, and then keeps its first copy of
-# the filter, so later steps see stale weights), pool2d_grad (oneDNN cannot build it here), and
-# elementwise_add, batch_norm and mul (slower on oneDNN).
+# the filter, so later steps see stale weights), pool2d_grad and batch_norm_grad (oneDNN cannot run
+# them here), elementwise_add_grad (12% slower), batch_norm, mul, tanh and sigmoid (no faster).
 ONEDNN_OPS = ("conv2d", "conv2d_grad", "pool2d", "relu", "relu_grad", "leaky_relu",
-              "leaky_relu_grad")
+              "leaky_relu_grad", "elementwise_add")
 
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
