@@ -157,7 +157,7 @@ def main():
     parser.add_argument("--plain", action="store_true",
                         help="also time paddle's plain defaults (one thread, its own kernels)")
     parser.add_argument("--profile", action="store_true",
-                        help="then profile each contender: time per op type and iteration")
+                        help="then profile the project and the twin: time per op and iteration")
     args = parser.parse_args()
     paddle.enable_static()
 
@@ -189,7 +189,9 @@ def main():
     ratio = medians["project (dc_gan.py)"] / medians["pytorch twin"]
     print("ratio project/twin: {:.2f}".format(ratio))
     if args.profile:
-        print_profiles(contenders, real_image)
+        # not the plain contender: paddle's profiler can crash (a race recording events) on its
+        # default executor's worker threads
+        print_profiles({name: contenders[name] for name in list(contenders)[:2]}, real_image)
 
 
 if __name__ == "__main__":
