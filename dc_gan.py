@@ -282,12 +282,12 @@ def build_programs(raw_logits=False, seed=None):
         opt = paddle.optimizer.Adam(learning_rate=LEARNING_RATE)
         with paddle.static.program_guard(d_program, startup):
             opt.minimize(d_loss)
-        g_parameters = {p.name for p in g_program.global_block().all_parameters()}
+        g_parameters = [p.name for p in g_program.global_block().all_parameters()]
         d_parameters = {p.name for p in d_program.global_block().all_parameters()}
         with paddle.static.program_guard(dg_program, startup):
             # fluid also computed dg_loss's gradients for D's parameters and dropped them unused;
             # stopping there computes the same G step with less work
-            opt.minimize(dg_loss, parameters=sorted(g_parameters), no_grad_set=d_parameters)
+            opt.minimize(dg_loss, parameters=g_parameters, no_grad_set=d_parameters)
 
     return Programs(startup, d_program, dg_program, g_program, g_program_test,
                     img, label, noise, g_img, d_logit, d_loss, dg_logit, dg_loss)
