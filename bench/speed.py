@@ -119,7 +119,7 @@ class TorchStep:
 
 def paddle_op_times(step, real_image, iterations):
     """Paddle's profiler over a few steps: {op type: ms per iteration}."""
-    prof = profiler.Profiler(targets=[profiler.ProfilerTarget.CPU])
+    prof = profiler.Profiler(targets=[profiler.ProfilerTarget.CPU], on_trace_ready=lambda p: None)
     prof.start()
     for _ in range(iterations):
         step(real_image)
