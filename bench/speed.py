@@ -7,7 +7,8 @@ One run alternates the contenders iteration by iteration on the same batch of 12
 shared MNIST split when present, else uniform noise of the same shape), after a warm-up and with a
 short pause before each step, so that load from elsewhere hits all of them alike. It prints the median
 milliseconds per iteration of each, the ratio project/twin, and the achieved GFLOP/s as a share of a
-float32 matrix-product peak measured in the same run; --profile adds each one's costliest ops.
+float32 matrix-product peak measured in the same run; --profile adds the project's and the twin's
+costliest ops.
 """
 import argparse
 import os

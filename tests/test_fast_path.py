@@ -1,5 +1,5 @@
-"""The fast CPU path (all cores, oneDNN kernels for the convolutions, pooling and activations) computes what
-the plain path computes.
+"""The fast CPU path (all cores on one executor thread, oneDNN kernels for the convolutions, pooling and
+activations) computes what the plain path computes.
 
 Paddle's plain defaults run one thread and its own kernels. Both paths are started from the same initial
 state and fed the same batches; they may differ only by float32 rounding. One subtlety bounds how far that
