@@ -76,9 +76,9 @@ ONEDNN_OPS = ("conv2d", "conv2d_grad", "pool2d", "relu", "relu_grad", "leaky_rel
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
 LOSS_CURVE_FILE = "losses.png"
+RESUME_FLAGS = ("batch_size", "raw_logits", "enable_ce", "mnist_split")  # a resume must repeat them
 CHECKPOINT_STATE_KEYS = tuple(["rng/" + str(i) for i in range(5)] + ["state/" + k for k in (
-    "epoch", "batch", "order", "const_n", "d_losses", "dg_losses", "batch_size", "raw_logits",
-    "enable_ce", "mnist_split")])
+    "epoch", "batch", "order", "const_n", "d_losses", "dg_losses") + RESUME_FLAGS])
 
 MNIST_FILES = {
     "train": (("train-images-idx3-ubyte", paddle.dataset.mnist.TRAIN_IMAGE_MD5),
@@ -560,7 +560,7 @@ def prepare_output(path):
 def resume_state(checkpoint_path, progs, place, args, num_images):
     """Load the checkpoint into the scope; return the loop's const_n, order, losses, epoch, batch."""
     state = load_checkpoint(checkpoint_path, progs, place)
-    for flag in ("batch_size", "raw_logits", "enable_ce", "mnist_split"):
+    for flag in RESUME_FLAGS:
         if state[flag].item() != getattr(args, flag):
             raise UsageError("--resume: the checkpoint was trained with --{} {}; pass the same "
                              "value".format(flag, str(state[flag].item()).lower()))
@@ -614,8 +614,7 @@ def train(args):
         save_checkpoint(checkpoint_path, progs, {
             "epoch": next_epoch, "batch": next_batch, "order": order, "const_n": const_n,
             "d_losses": np.array(losses[0]), "dg_losses": np.array(losses[1]),
-            "batch_size": args.batch_size, "raw_logits": args.raw_logits,
-            "enable_ce": args.enable_ce, "mnist_split": args.mnist_split})
+            **{flag: getattr(args, flag) for flag in RESUME_FLAGS}})
         save_generator(args.output, progs, exe)
         save_loss_curve(losses, os.path.join(args.output, LOSS_CURVE_FILE))
 
