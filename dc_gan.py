@@ -40,6 +40,7 @@ import numpy as np
 import PIL.Image
 import six
 import paddle
+import paddle.base.layer_helper
 import paddle.dataset.common
 import paddle.dataset.mnist
 
@@ -67,11 +68,12 @@ CE_NUMPY_SEED = 10  # the Book's continuous-evaluation job fixes these two seeds
 CE_PROGRAM_SEED = 90
 # Ops run on oneDNN's CPU kernels by default (--onednn). Left on paddle's own, all measured: the
 # transposed convolution (oneDNN's trains only with is_test set, and then keeps its first copy of
-# the filter, so later steps see stale weights), pool2d_grad and batch_norm_grad (oneDNN cannot run
-# them here), elementwise_add (5% faster on paddle 2.6.2, but on 3.3.1 its gradient then fails),
-# elementwise_add_grad (12% slower), batch_norm, mul, tanh and sigmoid (no faster).
+# the filter, so later steps see stale weights; the fast path computes it with conv2d instead, see
+# deconv_via_conv2d), pool2d_grad and batch_norm_grad (oneDNN cannot run them here), elementwise_add
+# (5% faster on paddle 2.6.2, but on 3.3.1 its gradient then fails), elementwise_add_grad (12% slower),
+# batch_norm, tanh and sigmoid (no faster).
 ONEDNN_OPS = ("conv2d", "conv2d_grad", "pool2d", "relu", "relu_grad", "leaky_relu",
-              "leaky_relu_grad")
+              "leaky_relu_grad", "mul", "mul_grad")
 
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
@@ -215,7 +217,8 @@ def D(x, raw_logits=False):
     return x
 
 
-def G(x):
+def G(x, deconv=deconv):
+    """The chapter's G. The fast CPU path passes deconv_via_conv2d, which computes the same layer."""
     x = bn(fc(x, gfc_dim, name="fc3"), name="bn3")
     x = bn(fc(x, gf_dim * 2 * img_dim // 4 * img_dim // 4, name="fc4"), name="bn4")
     x = paddle.reshape(x, [-1, gf_dim * 2, img_dim // 4, img_dim // 4])
@@ -247,15 +250,19 @@ class Programs(NamedTuple):
     label: paddle.static.Variable
     noise: paddle.static.Variable
     g_img: paddle.static.Variable
+    g_img_test: paddle.static.Variable  # g_img in g_program_test
     d_logit: paddle.static.Variable
     d_loss: paddle.static.Variable
     dg_logit: paddle.static.Variable
     dg_loss: paddle.static.Variable
 
 
-def build_programs(raw_logits=False, seed=None):
+def build_programs(raw_logits=False, seed=None, fast_cpu=False):
     """Build the chapter's programs. D's parameters are shared by name between d_program and
-    dg_program; each optimizer step updates only its own network's parameters."""
+    dg_program; each optimizer step updates only its own network's parameters. With fast_cpu, G's
+    transposed convolutions in the training programs are computed by deconv_via_conv2d;
+    g_program_test, which becomes the saved inference model, keeps the chapter's conv2d_transpose."""
+    train_deconv = deconv_via_conv2d if fast_cpu else deconv
     startup = paddle.static.Program()
     if seed is not None:
         startup.random_seed = seed
@@ -271,10 +278,10 @@ def build_programs(raw_logits=False, seed=None):
 
         with paddle.static.program_guard(dg_program, startup):
             noise = paddle.static.data(name="noise", shape=[None, NOISE_SIZE], dtype="float32")
-            g_img = G(x=noise)
+            g_img = G(x=noise, deconv=train_deconv)
 
             g_program = dg_program.clone()
-            g_program_test = dg_program.clone(for_test=True)
+            g_program_test, g_img_test = dg_program.clone(for_test=True), g_img
 
             dg_logit = D(g_img, raw_logits)
             # all-ones labels as large as the batch: fluid's fill_constant_batch_size_like
@@ -290,8 +297,16 @@ def build_programs(raw_logits=False, seed=None):
             # stopping there computes the same G step with less work
             opt.minimize(dg_loss, parameters=g_parameters, no_grad_set=d_parameters)
 
+        if train_deconv is not deconv:
+            # the same G's parameters, by name, in a program of the chapter's own ops
+            chapter_g = paddle.static.Program()
+            with paddle.static.program_guard(chapter_g, paddle.static.Program()):
+                g_img_test = G(paddle.static.data(name="noise", shape=[None, NOISE_SIZE],
+                                                  dtype="float32"))
+            g_program_test = chapter_g.clone(for_test=True)
+
     return Programs(startup, d_program, dg_program, g_program, g_program_test,
-                    img, label, noise, g_img, d_logit, d_loss, dg_logit, dg_loss)
+                    img, label, noise, g_img, g_img_test, d_logit, d_loss, dg_logit, dg_loss)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,6 +410,46 @@ def set_cpu_threads(num_threads):
     paddle.set_flags({"FLAGS_new_executor_serial_run": True})
 
 
+# Which taps of the chapter's 5x5 transposed-convolution filter, padded to 6x6 with zeros, reach the even
+# (first tuple) and the odd (second) output rows and columns through a 3x3 window over its input.
+DECONV_PHASE_TAPS = ((4, 2, 0), (5, 3, 1))
+
+
+def deconv_via_conv2d(x, num_filters, name=None, filter_size=5, stride=2, dilation=1, padding=2,
+                      output_size=None, act=None):
+    """The chapter's deconv, computed on conv2d's fast CPU kernels: same parameters, same values.
+
+    With stride 2, padding 2 and a 5x5 filter, output pixel (2m + py, 2l + px) of the transposed
+    convolution sums the 3x3 input window around (m, l) times the filter taps DECONV_PHASE_TAPS[py] x
+    DECONV_PHASE_TAPS[px]. So it equals one 3x3 convolution (padding 1) with four outputs per filter,
+    one per phase (py, px), whose outputs are then interleaved (depth to space). The 3x3 filters are
+    gathered inside the program from the chapter's [Cin, Cout, 5, 5] filter, made by the same helper
+    conv2d_transpose uses, so the gradients reach it, and the bias and activation follow as there."""
+    in_channels, height, width = x.shape[1:]
+    if ((filter_size, stride, dilation, padding) != (5, 2, 1, 2)
+            or list(output_size) != [2 * height, 2 * width]):
+        raise ValueError("deconv_via_conv2d computes only the chapter's 5x5, stride-2 deconv that "
+                         "doubles the side")
+    helper = paddle.base.layer_helper.LayerHelper(
+        "conv2d_transpose", param_attr=name + "w", bias_attr=name + "b", act=act)
+    filter_5x5 = helper.create_parameter(dtype=x.dtype, shape=[in_channels, num_filters, 5, 5],
+                                         attr=helper.param_attr)
+    taps = [row * 6 + col for rows in DECONV_PHASE_TAPS for row in rows
+            for cols in DECONV_PHASE_TAPS for col in cols]  # in the order (py, ky, px, kx)
+    filter_6x6 = paddle.nn.functional.pad(filter_5x5, [0, 1, 0, 1])
+    phases = paddle.index_select(paddle.reshape(filter_6x6, [in_channels, num_filters, 36]),
+                                 paddle.assign(np.array(taps, dtype="int64")), axis=2)
+    phases = paddle.transpose(paddle.reshape(phases, [in_channels, num_filters, 2, 3, 2, 3]),
+                              [1, 2, 4, 0, 3, 5])  # [Cout, py, px, Cin, ky, kx]
+    filter_3x3 = paddle.reshape(phases, [num_filters * 4, in_channels, 3, 3])
+
+    y = paddle.nn.functional.conv2d(x, filter_3x3, padding=1)
+    y = paddle.reshape(y, [-1, num_filters, 2, 2, height, width])
+    y = paddle.reshape(paddle.transpose(y, [0, 1, 4, 2, 5, 3]),  # [N, Cout, m, py, l, px]
+                       [-1, num_filters, 2 * height, 2 * width])
+    return helper.append_activation(helper.append_bias_op(y, dim_start=1, dim_end=2))
+
+
 def use_onednn(progs):
     """Run the ops of ONEDNN_OPS in the training programs on oneDNN's multi-threaded CPU kernels:
     the same ops computing the same values to float rounding, faster. Paddle can only switch oneDNN
@@ -464,7 +519,7 @@ def save_generator(output, progs, exe):
     """Save G (batch norm on its moving statistics) as a Paddle inference model, atomically."""
     prefix = os.path.join(output, GENERATOR_PREFIX)
     tmp = "{}.tmp{}".format(prefix, os.getpid())
-    paddle.static.save_inference_model(tmp, [progs.noise], [progs.g_img], exe,
+    paddle.static.save_inference_model(tmp, [progs.noise], [progs.g_img_test], exe,
                                        program=progs.g_program_test)
     for ext in (".pdiparams", ".pdmodel"):
         os.replace(tmp + ext, prefix + ext)
@@ -595,11 +650,12 @@ def train(args):
                          "smaller --batch_size".format(args.batch_size, len(train_images),
                                                        args.mnist_split))
 
-    progs = build_programs(args.raw_logits, CE_PROGRAM_SEED if args.enable_ce else None)
+    fast_cpu = args.onednn and not args.use_gpu
+    progs = build_programs(args.raw_logits, CE_PROGRAM_SEED if args.enable_ce else None, fast_cpu)
     if not args.use_gpu:
         set_cpu_threads(args.num_threads)
-        if args.onednn:
-            use_onednn(progs)
+    if fast_cpu:
+        use_onednn(progs)
     exe = paddle.static.Executor(place)
     exe.run(progs.startup)
 
@@ -642,7 +698,7 @@ def train(args):
 
                 if batch_id % PLOT_EVERY == 0:
                     generated_images = exe.run(progs.g_program_test, feed={"noise": const_n},
-                                               fetch_list=[progs.g_img])[0]
+                                               fetch_list=[progs.g_img_test])[0]
                     msg = "Epoch ID={0} Batch ID={1} D-Loss={2} DG-Loss={3}".format(
                         pass_id, batch_id, d_loss_n, dg_losses[-1])
                     rate = done / t_time

@@ -91,7 +91,7 @@ class PaddleStep:
         self.fast, self.threads = fast, threads
         self.scope = paddle.static.Scope()
         with paddle.static.scope_guard(self.scope):
-            self.progs = dc_gan.build_programs(seed=seed)
+            self.progs = dc_gan.build_programs(seed=seed, fast_cpu=fast)
             if fast:
                 dc_gan.use_onednn(self.progs)
             self.exe = paddle.static.Executor(paddle.CPUPlace())

@@ -1,11 +1,13 @@
-"""The fast CPU path (all cores on one executor thread, oneDNN kernels for the convolutions, pooling and
-activations) computes what the plain path computes.
+"""The fast CPU path (all cores on one executor thread, oneDNN kernels for the convolutions, pooling,
+activations and fully connected layers, the transposed convolutions computed by conv2d) computes what
+the plain path computes.
 
 Paddle's plain defaults run one thread and its own kernels. Both paths are started from the same initial
 state and fed the same batches; they may differ only by float32 rounding. One subtlety bounds how far that
 can be checked: the biases just before a batch norm (conv2b, fc1b, fc3b, fc4b) have a true gradient of zero,
 so theirs is pure rounding noise, and Adam's first steps, which move every parameter by about the learning
-rate whatever the size of its gradient, turn that noise into lr-sized steps. So the losses and gradients of
+rate whatever the size of its gradient, turn that noise into lr-sized steps; the moving means of the batch
+norms after them (bn13, bn23, bn33, bn43) take a tenth of those steps on. So the losses and gradients of
 a step are compared tightly, the parameters within Adam's step size.
 """
 import numpy as np
@@ -21,7 +23,7 @@ def first_steps(fast, iterations=0):
     """One D step on reals and one G step (then `iterations` whole iterations) from seed 90."""
     np.random.seed(dc_gan.CE_NUMPY_SEED)
     with paddle.static.scope_guard(paddle.static.Scope()):
-        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED)
+        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast_cpu=fast)
         dc_gan.set_cpu_threads(max(2, dc_gan.default_cpu_threads()) if fast else 1)
         if fast:
             dc_gan.use_onednn(progs)
@@ -49,14 +51,20 @@ def one_step_each():
 
 
 TRAINING_PROGRAMS = ("d_program", "dg_program", "g_program")
+# the biases with a true gradient of zero and the moving means that follow them (see above)
+NOISE_DRIVEN = ("conv2b", "fc1b", "fc3b", "fc4b", "bn13", "bn23", "bn33", "bn43")
 
 
 def on_onednn(op):
     return op.has_attr("use_mkldnn") and op.attr("use_mkldnn")
 
 
+def op_types(program):
+    return {op.type for op in program.global_block().ops}
+
+
 def test_the_fast_path_moves_the_listed_ops_of_the_training_programs_to_onednn():
-    progs = dc_gan.build_programs()
+    progs = dc_gan.build_programs(fast_cpu=True)
     dc_gan.use_onednn(progs)
     seen = set()
     for name in TRAINING_PROGRAMS:
@@ -64,9 +72,87 @@ def test_the_fast_path_moves_the_listed_ops_of_the_training_programs_to_onednn()
             assert on_onednn(op) == (op.type in dc_gan.ONEDNN_OPS), (name, op.type)
             seen.add(op.type)
     assert seen >= set(dc_gan.ONEDNN_OPS)
-    # the transposed convolutions keep paddle's kernel (see ONEDNN_OPS), the saved model its defaults
-    assert {"conv2d_transpose", "conv2d_transpose_grad"} <= seen
     assert not any(on_onednn(op) for op in progs.g_program_test.global_block().ops)
+
+
+def test_the_fast_path_trains_the_transposed_convolutions_as_convolutions_and_saves_the_chapters():
+    plain, fast = dc_gan.build_programs(), dc_gan.build_programs(fast_cpu=True)
+    for name in TRAINING_PROGRAMS[1:]:
+        assert "conv2d_transpose" in op_types(getattr(plain, name))
+        assert "conv2d_transpose" not in op_types(getattr(fast, name))
+    assert "conv2d_transpose_grad" not in op_types(fast.dg_program)
+    # the inference model is the chapter's G, op for op
+    assert ([op.type for op in fast.g_program_test.global_block().ops]
+            == [op.type for op in plain.g_program_test.global_block().ops])
+    # so a checkpoint or a saved generator serves either path
+    for name in TRAINING_PROGRAMS + ("g_program_test",):
+        def parameters(progs):
+            return {(p.name, tuple(p.shape)) for p in getattr(progs, name).global_block().all_parameters()}
+        assert parameters(fast) == parameters(plain), name
+
+
+def transposed_convolution(layer, input_shape, num_filters, act):
+    """Output and the gradients of input, filter and bias of one deconv layer built by `layer`: the
+    filter as paddle initialises it, random input, bias and output weights (the same for every layer
+    given the same shapes)."""
+    batch, _, height, width = input_shape
+    output_shape = [batch, num_filters, 2 * height, 2 * width]
+    main, startup = paddle.static.Program(), paddle.static.Program()
+    startup.random_seed = dc_gan.CE_PROGRAM_SEED
+    with paddle.static.program_guard(main, startup):
+        x = paddle.static.data("x", input_shape, "float32")
+        x.stop_gradient = False
+        weights = paddle.static.data("weights", output_shape, "float32")
+        y = layer(x, num_filters, name="deconv", output_size=output_shape[2:], act=act)
+        block = main.global_block()
+        gradients = paddle.static.gradients([paddle.mean(y * weights)],
+                                            [x, block.var("deconvw"), block.var("deconvb")])
+    rng = np.random.default_rng(0)
+    exe = paddle.static.Executor(paddle.CPUPlace())
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        exe.run(startup)
+        scope = paddle.static.global_scope()
+        bias = rng.standard_normal(num_filters).astype("float32")  # zeros would not test it
+        scope.find_var("deconvb").get_tensor().set(bias, paddle.CPUPlace())
+        feed = {"x": rng.standard_normal(input_shape).astype("float32"),
+                "weights": rng.standard_normal(output_shape).astype("float32")}
+        return exe.run(main, feed=feed, fetch_list=[y] + gradients)
+
+
+# G's two transposed convolutions: [N, 128, 7, 7] -> [N, 128, 14, 14] and [N, 128, 14, 14] -> [N, 1, 28, 28]
+CHAPTER_DECONVS = [([BATCH, 2 * dc_gan.gf_dim, 7, 7], 2 * dc_gan.gf_dim, "relu"),
+                   ([BATCH, 2 * dc_gan.gf_dim, 14, 14], 1, "tanh")]
+
+
+def assert_same_deconv(input_shape, num_filters, act):
+    expected = transposed_convolution(dc_gan.deconv, input_shape, num_filters, act)
+    actual = transposed_convolution(dc_gan.deconv_via_conv2d, input_shape, num_filters, act)
+    for what, a, e in zip(("output", "input gradient", "filter gradient", "bias gradient"),
+                          actual, expected):
+        assert a.shape == e.shape, what
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5 * np.abs(e).max(), err_msg=what)
+
+
+@pytest.mark.parametrize("input_shape, num_filters, act", CHAPTER_DECONVS)
+def test_deconv_via_conv2d_computes_conv2d_transpose_and_its_three_gradients(input_shape, num_filters,
+                                                                             act):
+    assert_same_deconv(input_shape, num_filters, act)
+
+
+@pytest.mark.parametrize("wrong_taps", [((0, 2, 4), (1, 3, 5)),  # the filter not flipped
+                                        ((5, 3, 1), (4, 2, 0)),  # even and odd phases swapped
+                                        ((4, 2, 0), (3, 1, 5))])  # odd taps one step off
+def test_a_wrong_tap_order_would_be_caught(monkeypatch, wrong_taps):
+    monkeypatch.setattr(dc_gan, "DECONV_PHASE_TAPS", wrong_taps)
+    with pytest.raises(AssertionError):
+        assert_same_deconv(*CHAPTER_DECONVS[0])
+
+
+def test_deconv_via_conv2d_refuses_a_deconv_it_does_not_compute():
+    with paddle.static.program_guard(paddle.static.Program(), paddle.static.Program()):
+        x = paddle.static.data("x", [BATCH, 8, 7, 7], "float32")
+        with pytest.raises(ValueError, match="doubles the side"):
+            dc_gan.deconv_via_conv2d(x, 8, name="odd", stride=1, output_size=[7, 7])
 
 
 def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
@@ -74,7 +160,7 @@ def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
     so after a few steps the fast programs must still agree with plain copies of themselves."""
     np.random.seed(dc_gan.CE_NUMPY_SEED)
     with paddle.static.scope_guard(paddle.static.Scope()):
-        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED)
+        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast_cpu=True)
         plain = {name: getattr(progs, name).clone() for name in TRAINING_PROGRAMS}
         dc_gan.use_onednn(progs)
         dc_gan.set_cpu_threads(max(2, dc_gan.default_cpu_threads()))
@@ -123,7 +209,7 @@ def test_a_step_of_each_network_lands_on_the_same_parameters_within_adams_step(o
         np.testing.assert_allclose(fast[name], plain[name], rtol=0,
                                    atol=2 * dc_gan.LEARNING_RATE, err_msg=name)
         agree = np.isclose(fast[name], plain[name], rtol=1e-5, atol=1e-6).mean()
-        if name not in ("conv2b", "fc1b", "fc3b", "fc4b"):  # zero true gradient, see above
+        if name not in NOISE_DRIVEN:
             assert agree > 0.9, name
 
 

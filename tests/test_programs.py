@@ -66,7 +66,7 @@ def test_networks_carry_the_chapters_parameter_names(world):
 def test_g_draws_flat_28x28_images_in_tanh_range_and_d_scores_each(world):
     progs, exe = world
     noise = dc_gan.uniform_noise(BATCH)
-    images = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img])[0]
+    images = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img_test])[0]
     assert images.shape == (BATCH, 784)
     assert images.min() >= -1 and images.max() <= 1
     scores = d_scores(progs, exe, images)
@@ -109,12 +109,12 @@ def test_generator_step_differentiates_through_d_but_not_for_ds_parameters(world
 def test_g_program_test_draws_the_same_images_twice_from_the_same_noise(world):
     progs, exe = world
     noise = dc_gan.uniform_noise(BATCH)
-    first = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img])[0]
+    first = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img_test])[0]
     # a training-mode pass in between moves G's batch-norm statistics, but no parameter
     exe.run(progs.g_program, feed={"noise": dc_gan.uniform_noise(BATCH)}, fetch_list=[progs.g_img])
     exe.run(progs.g_program, feed={"noise": dc_gan.uniform_noise(BATCH)}, fetch_list=[progs.g_img])
-    second = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img])[0]
-    third = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img])[0]
+    second = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img_test])[0]
+    third = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img_test])[0]
     assert np.array_equal(second, third)
     assert not np.array_equal(first, second)
 

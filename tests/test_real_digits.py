@@ -31,7 +31,7 @@ def test_a_short_real_training_moves_both_networks(shared_mnist):
 
         def drawn():
             return exe.run(progs.g_program_test, feed={"noise": probe_noise},
-                           fetch_list=[progs.g_img])[0]
+                           fetch_list=[progs.g_img_test])[0]
 
         def d_loss_on_reals():
             return float(exe.run(d_test, feed={"img": held_out,
