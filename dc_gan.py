@@ -69,11 +69,12 @@ CE_PROGRAM_SEED = 90
 # Ops run on oneDNN's CPU kernels by default (--onednn). Left on paddle's own, all measured: the
 # transposed convolution (oneDNN's trains only with is_test set, and then keeps its first copy of
 # the filter, so later steps see stale weights; the fast path computes it with conv2d instead, see
-# deconv_via_conv2d), pool2d_grad and batch_norm_grad (oneDNN cannot run them here), elementwise_add
-# (5% faster on paddle 2.6.2, but on 3.3.1 its gradient then fails), elementwise_add_grad (12% slower),
-# batch_norm, tanh and sigmoid (no faster).
-ONEDNN_OPS = ("conv2d", "conv2d_grad", "pool2d", "relu", "relu_grad", "leaky_relu",
-              "leaky_relu_grad", "mul", "mul_grad")
+# deconv_via_conv2d), pool2d_grad and batch_norm_grad (oneDNN cannot run them here; the fast path
+# pools with indices instead, see conv_with_indexed_pool), elementwise_add (5% faster on paddle 2.6.2,
+# but on 3.3.1 its gradient then fails), elementwise_add_grad (12% slower), batch_norm, tanh and
+# sigmoid (no faster).
+ONEDNN_OPS = ("conv2d", "conv2d_grad", "relu", "relu_grad", "leaky_relu", "leaky_relu_grad",
+              "mul", "mul_grad", "transpose2", "transpose2_grad")
 
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
@@ -207,8 +208,9 @@ def deconv(x, num_filters, name=None, filter_size=5, stride=2, dilation=1, paddi
         act=act)
 
 
-def D(x, raw_logits=False):
-    """The chapter's D ends in a sigmoid although loss() applies one again; raw_logits drops it."""
+def D(x, raw_logits=False, conv=conv):
+    """The chapter's D ends in a sigmoid although loss() applies one again; raw_logits drops it.
+    The fast CPU path passes conv_with_indexed_pool, which computes the same layer."""
     x = paddle.reshape(x, shape=[-1, 1, 28, 28])
     x = conv(x, df_dim, act="leaky_relu", name="conv1")
     x = bn(conv(x, df_dim * 2, name="conv2"), act="leaky_relu", name="bn1")
@@ -259,10 +261,11 @@ class Programs(NamedTuple):
 
 def build_programs(raw_logits=False, seed=None, fast_cpu=False):
     """Build the chapter's programs. D's parameters are shared by name between d_program and
-    dg_program; each optimizer step updates only its own network's parameters. With fast_cpu, G's
-    transposed convolutions in the training programs are computed by deconv_via_conv2d;
+    dg_program; each optimizer step updates only its own network's parameters. With fast_cpu, the
+    training programs compute the same layers with conv_with_indexed_pool and deconv_via_conv2d;
     g_program_test, which becomes the saved inference model, keeps the chapter's conv2d_transpose."""
-    train_deconv = deconv_via_conv2d if fast_cpu else deconv
+    train_conv, train_deconv = ((conv_with_indexed_pool, deconv_via_conv2d) if fast_cpu
+                                else (conv, deconv))
     startup = paddle.static.Program()
     if seed is not None:
         startup.random_seed = seed
@@ -273,7 +276,7 @@ def build_programs(raw_logits=False, seed=None, fast_cpu=False):
         with paddle.static.program_guard(d_program, startup):
             img = paddle.static.data(name="img", shape=[None, 784], dtype="float32")
             label = paddle.static.data(name="label", shape=[None, 1], dtype="float32")
-            d_logit = D(img, raw_logits)
+            d_logit = D(img, raw_logits, conv=train_conv)
             d_loss = loss(d_logit, label)
 
         with paddle.static.program_guard(dg_program, startup):
@@ -283,7 +286,7 @@ def build_programs(raw_logits=False, seed=None, fast_cpu=False):
             g_program = dg_program.clone()
             g_program_test, g_img_test = dg_program.clone(for_test=True), g_img
 
-            dg_logit = D(g_img, raw_logits)
+            dg_logit = D(g_img, raw_logits, conv=train_conv)
             # all-ones labels as large as the batch: fluid's fill_constant_batch_size_like
             dg_loss = loss(dg_logit, paddle.ones_like(dg_logit))
 
@@ -410,9 +413,30 @@ def set_cpu_threads(num_threads):
     paddle.set_flags({"FLAGS_new_executor_serial_run": True})
 
 
-# Which taps of the chapter's 5x5 transposed-convolution filter, padded to 6x6 with zeros, reach the even
-# (first tuple) and the odd (second) output rows and columns through a 3x3 window over its input.
+def conv_with_indexed_pool(x, num_filters, name=None, act=None):
+    """The chapter's conv whose max-pool also records where each maximum is, so that its gradient
+    is a scatter: paddle's pool2d_grad searches every window again on one thread (and oneDNN's cannot
+    run here). Both give the gradient to a window's first maximum; same parameters, same values."""
+    x = paddle.static.nn.conv2d(x, num_filters=num_filters, filter_size=5, param_attr=name + "w",
+                                bias_attr=name + "b", use_cudnn=use_cudnn, act=act)
+    return paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2, return_mask=True)[0]
+
+
+# Which taps of the chapter's 5x5 transposed-convolution filter reach the even (first tuple) and the odd
+# (second) output rows and columns through a 3x3 window over its input; tap 5 stands for a zero.
 DECONV_PHASE_TAPS = ((4, 2, 0), (5, 3, 1))
+
+
+def deconv_tap_selection():
+    """The 0/1 matrix [25, 36] that turns a flat 5x5 filter into the four phases' 3x3 filters, in
+    the order (py, ky, px, kx). A product with it copies values exactly, and so does its gradient."""
+    selection = np.zeros((25, 36), dtype="float32")
+    phase_taps = [(row, col) for rows in DECONV_PHASE_TAPS for row in rows
+                  for cols in DECONV_PHASE_TAPS for col in cols]
+    for column, (row, col) in enumerate(phase_taps):
+        if row < 5 and col < 5:
+            selection[row * 5 + col, column] = 1.0
+    return selection
 
 
 def deconv_via_conv2d(x, num_filters, name=None, filter_size=5, stride=2, dilation=1, padding=2,
@@ -423,7 +447,7 @@ def deconv_via_conv2d(x, num_filters, name=None, filter_size=5, stride=2, dilati
     convolution sums the 3x3 input window around (m, l) times the filter taps DECONV_PHASE_TAPS[py] x
     DECONV_PHASE_TAPS[px]. So it equals one 3x3 convolution (padding 1) with four outputs per filter,
     one per phase (py, px), whose outputs are then interleaved (depth to space). The 3x3 filters are
-    gathered inside the program from the chapter's [Cin, Cout, 5, 5] filter, made by the same helper
+    taken inside the program from the chapter's [Cin, Cout, 5, 5] filter, made by the same helper
     conv2d_transpose uses, so the gradients reach it, and the bias and activation follow as there."""
     in_channels, height, width = x.shape[1:]
     if ((filter_size, stride, dilation, padding) != (5, 2, 1, 2)
@@ -434,11 +458,9 @@ def deconv_via_conv2d(x, num_filters, name=None, filter_size=5, stride=2, dilati
         "conv2d_transpose", param_attr=name + "w", bias_attr=name + "b", act=act)
     filter_5x5 = helper.create_parameter(dtype=x.dtype, shape=[in_channels, num_filters, 5, 5],
                                          attr=helper.param_attr)
-    taps = [row * 6 + col for rows in DECONV_PHASE_TAPS for row in rows
-            for cols in DECONV_PHASE_TAPS for col in cols]  # in the order (py, ky, px, kx)
-    filter_6x6 = paddle.nn.functional.pad(filter_5x5, [0, 1, 0, 1])
-    phases = paddle.index_select(paddle.reshape(filter_6x6, [in_channels, num_filters, 36]),
-                                 paddle.assign(np.array(taps, dtype="int64")), axis=2)
+    phases = paddle.nn.functional.linear(  # a matrix product, the one paddle 3.x keeps in this IR
+        paddle.reshape(filter_5x5, [in_channels * num_filters, 25]),
+        paddle.assign(deconv_tap_selection()))
     phases = paddle.transpose(paddle.reshape(phases, [in_channels, num_filters, 2, 3, 2, 3]),
                               [1, 2, 4, 0, 3, 5])  # [Cout, py, px, Cin, ky, kx]
     filter_3x3 = paddle.reshape(phases, [num_filters * 4, in_channels, 3, 3])

@@ -91,52 +91,69 @@ def test_the_fast_path_trains_the_transposed_convolutions_as_convolutions_and_sa
         assert parameters(fast) == parameters(plain), name
 
 
-def transposed_convolution(layer, input_shape, num_filters, act):
-    """Output and the gradients of input, filter and bias of one deconv layer built by `layer`: the
-    filter as paddle initialises it, random input, bias and output weights (the same for every layer
-    given the same shapes)."""
-    batch, _, height, width = input_shape
-    output_shape = [batch, num_filters, 2 * height, 2 * width]
+def layer_and_gradients(layer, input_shape, output_shape, num_filters, act, **options):
+    """Output and the gradients of input, filter and bias of one layer built by `layer`: the filter
+    as paddle initialises it, random input, bias and output weights (the same for every layer given
+    the same shapes)."""
     main, startup = paddle.static.Program(), paddle.static.Program()
     startup.random_seed = dc_gan.CE_PROGRAM_SEED
     with paddle.static.program_guard(main, startup):
         x = paddle.static.data("x", input_shape, "float32")
         x.stop_gradient = False
         weights = paddle.static.data("weights", output_shape, "float32")
-        y = layer(x, num_filters, name="deconv", output_size=output_shape[2:], act=act)
+        y = layer(x, num_filters, name="layer", act=act, **options)
         block = main.global_block()
         gradients = paddle.static.gradients([paddle.mean(y * weights)],
-                                            [x, block.var("deconvw"), block.var("deconvb")])
+                                            [x, block.var("layerw"), block.var("layerb")])
     rng = np.random.default_rng(0)
     exe = paddle.static.Executor(paddle.CPUPlace())
     with paddle.static.scope_guard(paddle.static.Scope()):
         exe.run(startup)
-        scope = paddle.static.global_scope()
         bias = rng.standard_normal(num_filters).astype("float32")  # zeros would not test it
-        scope.find_var("deconvb").get_tensor().set(bias, paddle.CPUPlace())
+        paddle.static.global_scope().find_var("layerb").get_tensor().set(bias, paddle.CPUPlace())
         feed = {"x": rng.standard_normal(input_shape).astype("float32"),
                 "weights": rng.standard_normal(output_shape).astype("float32")}
         return exe.run(main, feed=feed, fetch_list=[y] + gradients)
 
 
-# G's two transposed convolutions: [N, 128, 7, 7] -> [N, 128, 14, 14] and [N, 128, 14, 14] -> [N, 1, 28, 28]
-CHAPTER_DECONVS = [([BATCH, 2 * dc_gan.gf_dim, 7, 7], 2 * dc_gan.gf_dim, "relu"),
-                   ([BATCH, 2 * dc_gan.gf_dim, 14, 14], 1, "tanh")]
-
-
-def assert_same_deconv(input_shape, num_filters, act):
-    expected = transposed_convolution(dc_gan.deconv, input_shape, num_filters, act)
-    actual = transposed_convolution(dc_gan.deconv_via_conv2d, input_shape, num_filters, act)
+def assert_same_layer(expected, actual):
     for what, a, e in zip(("output", "input gradient", "filter gradient", "bias gradient"),
                           actual, expected):
         assert a.shape == e.shape, what
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5 * np.abs(e).max(), err_msg=what)
 
 
+# G's two transposed convolutions: [N, 128, 7, 7] -> [N, 128, 14, 14] and [N, 128, 14, 14] -> [N, 1, 28, 28]
+CHAPTER_DECONVS = [([BATCH, 2 * dc_gan.gf_dim, 7, 7], 2 * dc_gan.gf_dim, "relu"),
+                   ([BATCH, 2 * dc_gan.gf_dim, 14, 14], 1, "tanh")]
+# D's two convolutions with their pools: [N, 1, 28, 28] -> [N, 64, 12, 12] -> [N, 128, 4, 4]
+CHAPTER_CONVS = [([BATCH, 1, 28, 28], dc_gan.df_dim, "leaky_relu"),
+                 ([BATCH, dc_gan.df_dim, 12, 12], 2 * dc_gan.df_dim, None)]
+
+
+def assert_same_deconv(input_shape, num_filters, act):
+    batch, _, height, width = input_shape
+    output_shape = [batch, num_filters, 2 * height, 2 * width]
+    expected, actual = (layer_and_gradients(layer, input_shape, output_shape, num_filters, act,
+                                            output_size=output_shape[2:])
+                        for layer in (dc_gan.deconv, dc_gan.deconv_via_conv2d))
+    assert_same_layer(expected, actual)
+
+
 @pytest.mark.parametrize("input_shape, num_filters, act", CHAPTER_DECONVS)
 def test_deconv_via_conv2d_computes_conv2d_transpose_and_its_three_gradients(input_shape, num_filters,
                                                                              act):
     assert_same_deconv(input_shape, num_filters, act)
+
+
+@pytest.mark.parametrize("input_shape, num_filters, act", CHAPTER_CONVS)
+def test_conv_with_indexed_pool_computes_the_chapters_conv_and_its_three_gradients(input_shape,
+                                                                                   num_filters, act):
+    batch, _, height, width = input_shape
+    output_shape = [batch, num_filters, (height - 4) // 2, (width - 4) // 2]
+    expected, actual = (layer_and_gradients(layer, input_shape, output_shape, num_filters, act)
+                        for layer in (dc_gan.conv, dc_gan.conv_with_indexed_pool))
+    assert_same_layer(expected, actual)
 
 
 @pytest.mark.parametrize("wrong_taps", [((0, 2, 4), (1, 3, 5)),  # the filter not flipped
