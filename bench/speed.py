@@ -7,11 +7,12 @@ One run alternates the contenders iteration by iteration on the same batch of 12
 shared MNIST split when present, else uniform noise of the same shape), after a warm-up and with a
 short pause before each step, so that load from elsewhere hits all of them alike. It prints the median
 milliseconds per iteration of each, the ratio project/twin, and the achieved GFLOP/s as a share of a
-float32 matrix-product peak measured in the same run; --profile adds the project's and the twin's
-costliest ops.
+float32 matrix-product peak measured in the same run, under a first line naming the CPU; --profile
+adds the project's and the twin's costliest ops.
 """
 import argparse
 import os
+import platform
 import statistics
 import sys
 import time
@@ -63,6 +64,24 @@ def flops_per_iteration(batch=BATCH):
     g_step = sum(g.values()) * 3 - g["fc3"] + sum(d.values()) * 2
     macs = sum(g.values()) + 2 * d_step + 2 * g_step
     return 2 * macs * batch
+
+
+def describe_cpu(threads):
+    """The CPU this run measures: vendor, model (family and model numbers where the hypervisor hides
+    the name), cores, AVX-512. Kernels rank differently on different CPUs; a figure needs its CPU."""
+    info = {}
+    if os.path.isfile("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                info.setdefault(key.strip(), value.strip())
+    model = info.get("model name") or platform.processor() or platform.machine()
+    if "cpu family" in info:
+        model += " (family {}, model {})".format(info["cpu family"], info.get("model", "?"))
+    flags = info.get("flags", "").split()
+    avx512 = "yes" if "avx512f" in flags else "no" if flags else "unknown"
+    return "CPU: {}, {}, {} cores available, {} used, AVX-512 {}".format(
+        model, info.get("vendor_id", "vendor unknown"), dc_gan.default_cpu_threads(), threads, avx512)
 
 
 def matmul_peak(threads, size=4096, repeats=5):
@@ -167,6 +186,7 @@ def main():
                   "pytorch twin": TorchStep(args.threads)}
     if args.plain:
         contenders["paddle plain defaults"] = PaddleStep(False, 1)
+    print(describe_cpu(args.threads))
     print("batch {} of {}, {} threads, paddle {}, torch {}".format(
         BATCH, source, args.threads, paddle.__version__, torch.__version__))
     peak_before = matmul_peak(args.threads)
