@@ -24,8 +24,10 @@ warnings.filterwarnings("ignore", message=r'(?s).*API "paddle\.static\.nn\.')
 
 import argparse
 import contextlib
+import functools
 import gzip
 import io
+import json
 import math
 import signal
 import sys
@@ -38,6 +40,7 @@ matplotlib.use("agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import PIL.Image
+import PIL.ImageDraw
 import six
 import paddle
 import paddle.base.layer_helper
@@ -59,7 +62,10 @@ LEARNING_RATE = 2e-4
 batch_size = 128
 epoch = 20
 output = "./output_dcgan"  # where the pictures, the model and the checkpoint go
-use_cudnn = True  # used on CUDAPlace only; Paddle's CPU kernels ignore it
+# The chapter's text says False, the Book's dc_gan.py (whose results the chapter says it reproduces)
+# True: on a GPU, cuDNN's convolutions are the fast ones, so True, as the code ran. --use_cudnn false
+# builds the text's programs. Paddle's CPU kernels are the same either way.
+use_cudnn = True
 use_gpu = False
 
 NUM_TRAIN_TIMES_OF_DG = 2  # generator steps per discriminator step
@@ -79,6 +85,9 @@ ONEDNN_OPS = ("conv2d", "conv2d_grad", "relu", "relu_grad", "leaky_relu", "leaky
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
 LOSS_CURVE_FILE = "losses.png"
+FILM_FILE = "progress.gif"  # G's drawings of the fixed noise, one frame per saved grid
+FILM_MAX_FRAMES = 200  # past this the film is thinned evenly, so it stays a few MB
+FILM_REWRITE_SECONDS = 60  # rewritten at every checkpoint save, and in between at most this often
 RESUME_FLAGS = ("batch_size", "raw_logits", "enable_ce", "mnist_split")  # a resume must repeat them
 CHECKPOINT_STATE_KEYS = tuple(["rng/" + str(i) for i in range(5)] + ["state/" + k for k in (
     "epoch", "batch", "order", "const_n", "d_losses", "dg_losses") + RESUME_FLAGS])
@@ -100,16 +109,22 @@ class UsageError(Exception):
 # ---------------------------------------------------------------------------------------------
 # Helpers: pictures and safe writes
 # ---------------------------------------------------------------------------------------------
-def image_grid(gen_data, pad_dim=1):
-    """Tile flat 28x28 images into one square array, each image with a 1-pixel border."""
+def image_grid_columns(count):
+    return int(math.ceil(math.sqrt(count)))
+
+
+def image_grid(gen_data, pad_dim=1, columns=None):
+    """Tile flat 28x28 images row by row into one array, each image with a 1-pixel border: a square
+    grid, as the chapter's plot draws it, unless columns is given."""
     padded = pad_dim + img_dim
     gen_data = gen_data.reshape(gen_data.shape[0], img_dim, img_dim)
-    n = int(math.ceil(math.sqrt(gen_data.shape[0])))
-    return (np.pad(gen_data, [[0, n * n - gen_data.shape[0]], [pad_dim, 0], [pad_dim, 0]],
+    n = columns or image_grid_columns(gen_data.shape[0])
+    rows = int(math.ceil(gen_data.shape[0] / n))
+    return (np.pad(gen_data, [[0, rows * n - gen_data.shape[0]], [pad_dim, 0], [pad_dim, 0]],
                    "constant")
-            .reshape((n, n, padded, padded))
+            .reshape((rows, n, padded, padded))
             .transpose((0, 2, 1, 3))
-            .reshape((n * padded, n * padded)))
+            .reshape((rows * padded, n * padded)))
 
 
 def plot(gen_data):
@@ -156,6 +171,81 @@ def save_loss_curve(losses, path):
     save_figure(fig, path)
 
 
+def film_frame(generated_images, columns, caption, caption_height=16):
+    """G's drawings tiled as in the saved grid (Greys_r from -1 to 1), under a caption."""
+    pixels = np.round((image_grid(generated_images, columns=columns) + 1.0) * 127.5)
+    frame = PIL.Image.new("L", (pixels.shape[1], pixels.shape[0] + caption_height))
+    frame.paste(PIL.Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)), (0, caption_height))
+    PIL.ImageDraw.Draw(frame).text((4, 2), caption, fill=255)
+    return frame
+
+
+class Film:
+    """progress.gif: G's drawings of the fixed noise at each saved grid, oldest first.
+
+    Past FILM_MAX_FRAMES it keeps every other frame and from then on takes every other grid, so its
+    frames stay evenly spaced; the newest drawing always ends it. The frames' (epoch, batch) and the
+    spacing ride in the GIF's comment, so that --resume continues the same film."""
+
+    def __init__(self, path):
+        self.path = path
+        self.frames, self.labels = [], []  # the evenly spaced frames
+        self.stride, self.since_kept = 1, 0  # grids between two kept frames, grids since the last
+        self.newest = None  # (label, frame) of the latest grid, kept or not
+        self.written_at = -float("inf")
+
+    def add(self, label, frame):
+        self.newest = (list(label), frame)
+        self.since_kept += 1
+        if self.since_kept >= self.stride:
+            self.frames.append(frame)
+            self.labels.append(list(label))
+            self.since_kept = 0
+            if len(self.frames) > FILM_MAX_FRAMES:  # an odd count: the newest stays
+                self.frames, self.labels = self.frames[::2], self.labels[::2]
+                self.stride *= 2
+
+    def write(self, at_most_every=0):
+        """Rewrite the GIF atomically, unless it was written less than at_most_every seconds ago."""
+        if self.newest is None or time.monotonic() - self.written_at < at_most_every:
+            return
+        frames, labels = list(self.frames), list(self.labels)
+        if not labels or labels[-1] != self.newest[0]:
+            frames.append(self.newest[1])
+            labels.append(self.newest[0])
+        comment = json.dumps({"labels": labels, "spaced": len(self.labels), "stride": self.stride,
+                              "since_kept": self.since_kept}).encode()
+        # 0.15 s a frame, the newest held for 2 s
+        durations = [150] * (len(frames) - 1) + [2000]
+        atomic_write(self.path, lambda f: frames[0].save(
+            f, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
+            comment=comment))
+        self.written_at = time.monotonic()
+
+    def resume(self, before):
+        """Take up the film written by the run being resumed, up to the (epoch, batch) it resumes
+        from; start a new one if there is none."""
+        try:
+            with PIL.Image.open(self.path) as gif:
+                meta = json.loads(gif.info["comment"])
+                frames = []
+                for index in range(len(meta["labels"])):
+                    gif.seek(index)
+                    frames.append(gif.convert("L"))
+        except (OSError, KeyError, ValueError, EOFError):
+            return
+        written = list(zip(meta["labels"], frames))
+        earlier = [(label, frame) for label, frame in written if tuple(label) < tuple(before)]
+        spaced = [(label, frame) for label, frame in written[:meta["spaced"]]
+                  if tuple(label) < tuple(before)]
+        self.labels = [label for label, _ in spaced]
+        self.frames = [frame for _, frame in spaced]
+        self.stride = meta["stride"]
+        # a film written past the checkpoint (by a killed run) goes on at the next grid
+        self.since_kept = meta["since_kept"] if len(earlier) == len(written) else self.stride - 1
+        self.newest = earlier[-1] if earlier else None
+
+
 def display_image(epoch_no, batch_id, output=output):
     return PIL.Image.open("{}/{:04d}_{:04d}.png".format(output, epoch_no, batch_id))
 
@@ -174,7 +264,7 @@ def bn(x, name=None, act="relu"):
         act=act)
 
 
-def conv(x, num_filters, name=None, act=None):
+def conv(x, num_filters, name=None, act=None, use_cudnn=use_cudnn):
     """fluid.nets.simple_img_conv_pool: 5x5 convolution with its activation, then 2x2 max-pool."""
     x = paddle.static.nn.conv2d(
         x,
@@ -193,7 +283,7 @@ def fc(x, num_filters, name=None, act=None):
 
 
 def deconv(x, num_filters, name=None, filter_size=5, stride=2, dilation=1, padding=2,
-           output_size=None, act=None):
+           output_size=None, act=None, use_cudnn=use_cudnn):
     return paddle.static.nn.conv2d_transpose(
         x,
         num_filters=num_filters,
@@ -259,13 +349,15 @@ class Programs(NamedTuple):
     dg_loss: paddle.static.Variable
 
 
-def build_programs(raw_logits=False, seed=None, fast_cpu=False):
+def build_programs(raw_logits=False, seed=None, fast_cpu=False, use_cudnn=use_cudnn):
     """Build the chapter's programs. D's parameters are shared by name between d_program and
     dg_program; each optimizer step updates only its own network's parameters. With fast_cpu, the
     training programs compute the same layers with conv_with_indexed_pool and deconv_via_conv2d;
     g_program_test, which becomes the saved inference model, keeps the chapter's conv2d_transpose."""
-    train_conv, train_deconv = ((conv_with_indexed_pool, deconv_via_conv2d) if fast_cpu
-                                else (conv, deconv))
+    chapter_deconv = functools.partial(deconv, use_cudnn=use_cudnn)
+    train_conv = functools.partial(conv_with_indexed_pool if fast_cpu else conv, use_cudnn=use_cudnn)
+    train_deconv = (functools.partial(deconv_via_conv2d, use_cudnn=use_cudnn) if fast_cpu
+                    else chapter_deconv)
     startup = paddle.static.Program()
     if seed is not None:
         startup.random_seed = seed
@@ -300,12 +392,12 @@ def build_programs(raw_logits=False, seed=None, fast_cpu=False):
             # stopping there computes the same G step with less work
             opt.minimize(dg_loss, parameters=g_parameters, no_grad_set=d_parameters)
 
-        if train_deconv is not deconv:
+        if fast_cpu:
             # the same G's parameters, by name, in a program of the chapter's own ops
             chapter_g = paddle.static.Program()
             with paddle.static.program_guard(chapter_g, paddle.static.Program()):
                 g_img_test = G(paddle.static.data(name="noise", shape=[None, NOISE_SIZE],
-                                                  dtype="float32"))
+                                                  dtype="float32"), deconv=chapter_deconv)
             g_program_test = chapter_g.clone(for_test=True)
 
     return Programs(startup, d_program, dg_program, g_program, g_program_test,
@@ -413,7 +505,7 @@ def set_cpu_threads(num_threads):
     paddle.set_flags({"FLAGS_new_executor_serial_run": True})
 
 
-def conv_with_indexed_pool(x, num_filters, name=None, act=None):
+def conv_with_indexed_pool(x, num_filters, name=None, act=None, use_cudnn=use_cudnn):
     """The chapter's conv whose max-pool also records where each maximum is, so that its gradient
     is a scatter: paddle's pool2d_grad searches every window again on one thread (and oneDNN's cannot
     run here). Both give the gradient to a window's first maximum; same parameters, same values."""
@@ -440,7 +532,7 @@ def deconv_tap_selection():
 
 
 def deconv_via_conv2d(x, num_filters, name=None, filter_size=5, stride=2, dilation=1, padding=2,
-                      output_size=None, act=None):
+                      output_size=None, act=None, use_cudnn=use_cudnn):
     """The chapter's deconv, computed on conv2d's fast CPU kernels: same parameters, same values.
 
     With stride 2, padding 2 and a 5x5 filter, output pixel (2m + py, 2l + px) of the transposed
@@ -448,7 +540,8 @@ def deconv_via_conv2d(x, num_filters, name=None, filter_size=5, stride=2, dilati
     DECONV_PHASE_TAPS[px]. So it equals one 3x3 convolution (padding 1) with four outputs per filter,
     one per phase (py, px), whose outputs are then interleaved (depth to space). The 3x3 filters are
     taken inside the program from the chapter's [Cin, Cout, 5, 5] filter, made by the same helper
-    conv2d_transpose uses, so the gradients reach it, and the bias and activation follow as there."""
+    conv2d_transpose uses, so the gradients reach it, and the bias and activation follow as there.
+    use_cudnn is taken for the chapter's signature and unused: this form is for CPUs."""
     in_channels, height, width = x.shape[1:]
     if ((filter_size, stride, dilation, padding) != (5, 2, 1, 2)
             or list(output_size) != [2 * height, 2 * width]):
@@ -581,17 +674,19 @@ def train_batch(exe, progs, real_image):
 
     generated_image = exe.run(progs.g_program, feed={"noise": uniform_noise(n)},
                               fetch_list=[progs.g_img])[0]
-    d_loss_1 = exe.run(progs.d_program, feed={"img": generated_image, "label": fake_labels},
-                       fetch_list=[progs.d_loss])[0]
-    d_loss_2 = exe.run(progs.d_program, feed={"img": real_image, "label": real_labels},
-                       fetch_list=[progs.d_loss])[0]
-    d_loss_n = float(d_loss_1) + float(d_loss_2)
+    # the losses stay numpy float32 scalars, as the chapter's, and print as it prints them
+    d_loss_1 = np.float32(exe.run(progs.d_program, feed={"img": generated_image,
+                                                         "label": fake_labels},
+                                  fetch_list=[progs.d_loss])[0])
+    d_loss_2 = np.float32(exe.run(progs.d_program, feed={"img": real_image, "label": real_labels},
+                                  fetch_list=[progs.d_loss])[0])
+    d_loss_n = d_loss_1 + d_loss_2
 
     dg_losses = []
     for _ in six.moves.xrange(NUM_TRAIN_TIMES_OF_DG):
-        dg_loss_n = exe.run(progs.dg_program, feed={"noise": uniform_noise(n)},
-                            fetch_list=[progs.dg_loss])[0]
-        dg_losses.append(float(dg_loss_n))
+        dg_loss_n = np.float32(exe.run(progs.dg_program, feed={"noise": uniform_noise(n)},
+                                       fetch_list=[progs.dg_loss])[0])
+        dg_losses.append(dg_loss_n)
     return d_loss_n, dg_losses
 
 
@@ -673,7 +768,8 @@ def train(args):
                                                        args.mnist_split))
 
     fast_cpu = args.onednn and not args.use_gpu
-    progs = build_programs(args.raw_logits, CE_PROGRAM_SEED if args.enable_ce else None, fast_cpu)
+    progs = build_programs(args.raw_logits, CE_PROGRAM_SEED if args.enable_ce else None, fast_cpu,
+                           args.use_cudnn)
     if not args.use_gpu:
         set_cpu_threads(args.num_threads)
     if fast_cpu:
@@ -684,9 +780,11 @@ def train(args):
     const_n = uniform_noise(args.batch_size)
     losses = [[], []]
     start_epoch, start_batch, order = 0, 0, None
+    film = Film(os.path.join(args.output, FILM_FILE))
     if args.resume:
         const_n, order, losses, start_epoch, start_batch = resume_state(
             checkpoint_path, progs, place, args, len(train_images))
+        film.resume(before=(start_epoch, start_batch))
 
     def save_state(next_epoch, next_batch):
         save_checkpoint(checkpoint_path, progs, {
@@ -695,6 +793,7 @@ def train(args):
             **{flag: getattr(args, flag) for flag in RESUME_FLAGS}})
         save_generator(args.output, progs, exe)
         save_loss_curve(losses, os.path.join(args.output, LOSS_CURVE_FILE))
+        film.write()
 
     total_batches = (args.epoch - start_epoch) * num_batches - start_batch
     done, t_time = 0, 0.0
@@ -721,14 +820,20 @@ def train(args):
                 if batch_id % PLOT_EVERY == 0:
                     generated_images = exe.run(progs.g_program_test, feed={"noise": const_n},
                                                fetch_list=[progs.g_img_test])[0]
+                    # str() shows a float32 as numpy does (1.4430926), as the chapter's lines
+                    # read; format() would widen it to a Python float's 17 digits first
                     msg = "Epoch ID={0} Batch ID={1} D-Loss={2} DG-Loss={3}".format(
-                        pass_id, batch_id, d_loss_n, dg_losses[-1])
+                        pass_id, batch_id, str(d_loss_n), str(dg_losses[-1]))
                     rate = done / t_time
                     print("{}  [{:.2f} batch/s, {:.0f} img/s, {} left]".format(
                         msg, rate, rate * args.batch_size,
                         format_duration((total_batches - done) / rate)), flush=True)
                     save_grid(np.concatenate([real_image, generated_images]), msg,
                               "{}/{:04d}_{:04d}.png".format(args.output, pass_id, batch_id))
+                    film.add((pass_id, batch_id), film_frame(
+                        generated_images, image_grid_columns(2 * args.batch_size),
+                        "Epoch ID={} Batch ID={}".format(pass_id, batch_id)))
+                    film.write(at_most_every=FILM_REWRITE_SECONDS)
                 if stop.requested:
                     break
 
@@ -756,12 +861,14 @@ def train(args):
 # Entry point
 # ---------------------------------------------------------------------------------------------
 def str2bool(value):
+    """What the Book's scripts accepted (distutils' strtobool)."""
     lowered = value.lower()
-    if lowered in ("true", "t", "yes", "y", "1"):
+    if lowered in ("y", "yes", "t", "true", "on", "1"):
         return True
-    if lowered in ("false", "f", "no", "n", "0"):
+    if lowered in ("n", "no", "f", "false", "off", "0"):
         return False
-    raise argparse.ArgumentTypeError("expected true or false, got '{}'".format(value))
+    raise argparse.ArgumentTypeError("expected true or false (or yes/no, on/off, 1/0), got "
+                                     "'{}'".format(value))
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -783,6 +890,8 @@ def parse_args(argv=None):
     flag("--use_gpu", default=use_gpu, help="train on CUDAPlace(0) (default false)", **boolean)
     flag("--enable_ce", default=False, help="continuous evaluation: fixed seeds, no shuffling, "
          "KPI lines at the end (default false)", **boolean)
+    flag("--use_cudnn", default=use_cudnn, help="on a GPU, run the convolutions on cuDNN, as the "
+         "Book's code did (default true); false builds the chapter text's programs", **boolean)
     flag("--raw_logits", default=False, help="D returns raw logits instead of the chapter's "
          "sigmoid output, which the loss squashes a second time (default false)", **boolean)
     flag("--resume", default=False,
@@ -811,8 +920,17 @@ def parse_args(argv=None):
     return args
 
 
+def print_arguments(args):
+    """The run's configuration, as the Book's scripts printed it, so that a log says how it was made."""
+    print("-----------  Configuration Arguments -----------")
+    for name, value in sorted(vars(args).items()):
+        print("%s: %s" % (name, value))
+    print("------------------------------------------------", flush=True)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    print_arguments(args)
     paddle.enable_static()
     try:
         if args.generate is not None:

@@ -1,4 +1,5 @@
 """dc_gan.py run as a user runs it: the chapter's outputs, checkpoints, resuming and generating."""
+import json
 import os
 import re
 import signal
@@ -44,11 +45,15 @@ def ce_run(tiny_mnist, tmp_path_factory, run):
     return output, result
 
 
-def test_training_prints_the_chapters_loss_lines_with_progress(ce_run):
+def test_training_prints_the_configuration_then_the_chapters_loss_lines_with_progress(ce_run):
     _, result = ce_run
+    assert result.stdout.startswith("-----------  Configuration Arguments -----------\n")
+    assert "\nenable_ce: True\n" in result.stdout
     lines = LOSS_LINE.findall(result.stdout)
     assert [(e, b) for e, b, _, _ in lines] == [("0", "0"), ("1", "0")]  # every 10th batch
-    assert np.isfinite([float(v) for _, _, d, g in lines for v in (d, g)]).all()
+    for _, _, d_loss, dg_loss in lines:
+        for value in (d_loss, dg_loss):  # float32 values as numpy shows them: 1.4430926
+            assert np.isfinite(float(value)) and str(np.float32(value)) == value
 
 
 def test_each_printed_batch_saves_its_real_and_generated_grid(ce_run):
@@ -62,6 +67,25 @@ def test_each_printed_batch_saves_its_real_and_generated_grid(ce_run):
     # checked exactly in test_helpers)
     assert 600 < width <= 800 and 600 < height <= 800
     assert pixels.std() > 20  # a picture, not a blank page
+
+
+def film(output):
+    """The frames of progress.gif as arrays, and their (epoch, batch) labels."""
+    with Image.open(os.path.join(output, "progress.gif")) as gif:
+        labels = [tuple(label) for label in json.loads(gif.info["comment"])["labels"]]
+        frames = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            frames.append(np.asarray(gif.convert("L")))
+    return frames, labels
+
+
+def test_the_film_has_one_frame_per_saved_grid_of_gs_drawings(ce_run):
+    output, _ = ce_run
+    frames, labels = film(output)
+    assert labels == [(0, 0), (1, 0)]  # the grids 0000_0000.png and 0001_0000.png
+    assert len(frames) == 2
+    assert not np.array_equal(frames[0], frames[1])  # G learned in between
 
 
 def test_an_epoch_skips_the_short_last_batch(ce_run):
@@ -114,6 +138,11 @@ def test_resuming_after_an_epoch_ends_exactly_where_an_uninterrupted_run_does(
     assert "resuming" in second.stdout
     assert_same_training(output, tmp_path)
     assert KPI_LINE.findall(second.stdout) == KPI_LINE.findall(uninterrupted.stdout)
+    # the resumed run continued the first run's film into the uninterrupted run's
+    (frames, labels), (expected_frames, expected_labels) = film(tmp_path), film(output)
+    assert labels == expected_labels
+    for frame, expected in zip(frames, expected_frames):
+        np.testing.assert_array_equal(frame, expected)
 
 
 def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(ce_run, tiny_mnist, tmp_path, run):

@@ -41,7 +41,7 @@ def saved_run(tiny_mnist, tmp_path_factory, run):
     (["--epoch", "-1"], ["--epoch", "positive"]),
     (["--max_batches", "0"], ["--max_batches", "positive"]),
     (["--batch_size", "many"], ["--batch_size", "invalid int value"]),
-    (["--use_gpu", "maybe"], ["--use_gpu", "expected true or false, got 'maybe'"]),
+    (["--use_gpu", "maybe"], ["--use_gpu", "expected true or false (or yes/no, on/off, 1/0), got 'maybe'"]),
     (["--enable_ce", "yes please"], ["--enable_ce", "expected true or false"]),
     (["--mnist_split", "validation"], ["--mnist_split", "invalid choice"]),
     (["--batch_size", "1000"], ["--batch_size 1000 is larger than the 100 images"]),

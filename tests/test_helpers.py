@@ -1,7 +1,9 @@
 """The data reader, the picture grid and the flag parsing."""
 import gzip
+import json
 
 import numpy as np
+import PIL.Image
 import pytest
 
 import dc_gan
@@ -85,6 +87,81 @@ def test_chapter_defaults_and_true_false_flags():
     assert not args.use_gpu and not args.enable_ce and not args.raw_logits and not args.resume
     args = dc_gan.parse_args(["--use_gpu", "True", "--enable_ce", "false", "--resume"])
     assert args.use_gpu is True and args.enable_ce is False and args.resume is True
+
+
+@pytest.mark.parametrize("word, value", [(w, True) for w in ("y", "yes", "t", "true", "on", "1", "ON")]
+                         + [(w, False) for w in ("n", "no", "f", "false", "off", "0", "Off")])
+def test_boolean_flags_take_every_word_the_books_strtobool_took(word, value):
+    assert dc_gan.parse_args(["--raw_logits", word]).raw_logits is value
+
+
+def test_use_cudnn_follows_the_books_code_and_a_flag_builds_the_chapter_texts_programs():
+    assert dc_gan.parse_args([]).use_cudnn is True
+    text = dc_gan.build_programs(use_cudnn=dc_gan.parse_args(["--use_cudnn", "false"]).use_cudnn)
+    for progs, cudnn in ((dc_gan.build_programs(), True), (text, False)):
+        convolutions = [op for program in (progs.d_program, progs.dg_program, progs.g_program_test)
+                        for op in program.global_block().ops
+                        if op.type in ("conv2d", "conv2d_transpose")]
+        assert len(convolutions) == 2 + 4 + 2  # D; G and D; G
+        assert all(op.attr("use_cudnn") is cudnn for op in convolutions)
+
+
+def test_the_configuration_is_printed_first_flag_by_flag_as_the_books_scripts_did(capsys):
+    args = dc_gan.parse_args(["--epoch", "3", "--raw_logits", "on"])
+    dc_gan.print_arguments(args)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "-----------  Configuration Arguments -----------"
+    assert lines[-1] == "-" * 48
+    names = [name for name, _ in (line.split(": ", 1) for line in lines[1:-1])]
+    assert names == sorted(vars(args)) and len(names) == len(vars(args))
+    assert "epoch: 3" in lines and "raw_logits: True" in lines
+
+
+def frame(value):
+    return dc_gan.film_frame(np.full((4, 784), value, dtype="float32"), 2, "")
+
+
+def test_a_film_frame_tiles_gs_drawings_in_greys_under_a_caption():
+    pixels = np.asarray(dc_gan.film_frame(np.full((4, 784), 1.0, dtype="float32"), 2, "Epoch ID=0"))
+    assert pixels.shape == (16 + 2 * 29, 2 * 29)
+    assert pixels[:16].max() > 200  # the caption's white letters on black
+    assert pixels[16 + 1, 1] == 255 and pixels[16, 0] == 128  # a white digit in a grey border
+    assert np.asarray(frame(-1.0))[17, 1] == 0
+
+
+def test_a_long_film_is_thinned_evenly_and_ends_on_the_newest_drawing(tmp_path, monkeypatch):
+    monkeypatch.setattr(dc_gan, "FILM_MAX_FRAMES", 4)
+    film = dc_gan.Film(str(tmp_path / "progress.gif"))
+    for grid in range(12):
+        film.add((0, grid * 10), frame(grid / 12.0))
+    film.write()
+    assert [batch for _, batch in film.labels] == [0, 40, 80]  # every 4th grid
+    with PIL.Image.open(tmp_path / "progress.gif") as gif:
+        labels = json.loads(gif.info["comment"])["labels"]
+        assert gif.n_frames == len(labels) == 4
+    assert labels[-1] == [0, 110]  # the newest grid ends it although it is not every 4th
+
+
+def test_a_resumed_film_drops_frames_past_the_checkpoint_and_keeps_its_spacing(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setattr(dc_gan, "FILM_MAX_FRAMES", 4)
+    path = str(tmp_path / "progress.gif")
+    first = dc_gan.Film(path)
+    for grid in range(12):
+        first.add((grid // 5, grid % 5), frame(grid / 12.0))
+    first.write()
+    resumed = dc_gan.Film(path)
+    resumed.resume(before=(1, 3))  # the checkpoint was saved before grid 8, (1, 3)
+    assert resumed.labels == [[0, 0], [0, 4]] and resumed.stride == 4
+    assert resumed.newest[0] == [0, 4]  # grid 7, (1, 2), was not in the film
+    resumed.add((1, 3), frame(0.5))  # the resumed run's next grid continues the spacing
+    assert resumed.labels == [[0, 0], [0, 4], [1, 3]]
+
+
+def test_no_film_to_resume_starts_a_new_one(tmp_path):
+    film = dc_gan.Film(str(tmp_path / "progress.gif"))
+    film.resume(before=(3, 0))
+    assert film.labels == [] and film.newest is None
 
 
 def test_chapter_constants_are_kept():
