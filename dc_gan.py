@@ -29,6 +29,7 @@ import gzip
 import io
 import json
 import math
+import platform
 import signal
 import sys
 import time
@@ -493,6 +494,13 @@ def uniform_noise(n):
 # ---------------------------------------------------------------------------------------------
 # Executor, checkpoints and the saved generator
 # ---------------------------------------------------------------------------------------------
+def onednn_available():
+    """Paddle's x86-64 builds for Linux and Windows carry oneDNN; its macOS builds and other
+    architectures have none, and the fast path needs it."""
+    return (paddle.base.core.is_compiled_with_mkldnn()
+            and platform.machine().lower() in ("x86_64", "amd64"))
+
+
 def default_cpu_threads():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
@@ -768,6 +776,11 @@ def train(args):
                                                        args.mnist_split))
 
     fast_cpu = args.onednn and not args.use_gpu
+    if fast_cpu and not onednn_available():
+        print("note: this paddle has no oneDNN on this machine ({} {}): training on paddle's own "
+              "CPU kernels with {} threads".format(platform.system(), platform.machine(),
+                                                   args.num_threads))
+        fast_cpu = False
     progs = build_programs(args.raw_logits, CE_PROGRAM_SEED if args.enable_ce else None, fast_cpu,
                            args.use_cudnn)
     if not args.use_gpu:

@@ -10,6 +10,8 @@ rate whatever the size of its gradient, turn that noise into lr-sized steps; the
 norms after them (bn13, bn23, bn33, bn43) take a tenth of those steps on. So the losses and gradients of
 a step are compared tightly, the parameters within Adam's step size.
 """
+import os
+
 import numpy as np
 import paddle
 import pytest
@@ -234,3 +236,23 @@ def test_two_whole_iterations_report_the_same_losses_to_rounding_drift():
     plain, _ = first_steps(fast=False, iterations=2)
     fast, _ = first_steps(fast=True, iterations=2)
     np.testing.assert_allclose(fast, plain, rtol=5e-3)
+
+
+def test_a_paddle_without_onednn_trains_on_its_own_kernels_and_says_so_once(
+        tiny_mnist, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(paddle.base.core, "is_compiled_with_mkldnn", lambda: False)  # macOS builds
+
+    def refuse(progs):
+        raise AssertionError("oneDNN was asked for on a build without it")
+
+    monkeypatch.setattr(dc_gan, "use_onednn", refuse)
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        status = dc_gan.main(["--data_dir", str(tiny_mnist), "--batch_size", "32", "--epoch", "1",
+                              "--max_batches", "1", "--num_threads", "2", "--output", str(tmp_path)])
+    dc_gan.set_cpu_threads(1)
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.count("this paddle has no oneDNN") == 1
+    assert "training on paddle's own CPU kernels with 2 threads" in out
+    assert "Epoch ID=0 Batch ID=0 " in out
+    assert os.path.isfile(tmp_path / "checkpoint.npz")

@@ -1,0 +1,86 @@
+"""requirements.txt installs a working paddle on every (Python, platform) the README supports.
+
+pip evaluates environment markers against the interpreter that runs it, never against
+--python-version, so each row's markers are evaluated here with packaging, and the pins they select
+are then resolved by pip for that row's Python and platform without installing anything.
+"""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+
+from conftest import ROOT
+
+# (pip's platform tag, the marker variables of that platform): the rows of the README's table
+PLATFORMS = {
+    "manylinux2014_x86_64": dict(sys_platform="linux", platform_system="Linux",
+                                 platform_machine="x86_64", os_name="posix"),
+    "macosx_14_0_arm64": dict(sys_platform="darwin", platform_system="Darwin",
+                              platform_machine="arm64", os_name="posix"),
+    "win_amd64": dict(sys_platform="win32", platform_system="Windows",
+                      platform_machine="AMD64", os_name="nt"),
+}
+SUPPORTED = ([(python, "manylinux2014_x86_64") for python in ("3.9", "3.10", "3.11", "3.12", "3.13")]
+             + [(python, platform) for platform in ("macosx_14_0_arm64", "win_amd64")
+                for python in ("3.11", "3.12", "3.13")])
+# pip's words when it could not reach an index at all, as opposed to finding no matching release
+UNREACHABLE = re.compile(r"NewConnectionError|Could not fetch URL|Temporary failure in name "
+                         r"resolution|Network is unreachable|Max retries exceeded|ConnectTimeout")
+
+
+def requirements_for(python, platform):
+    """The requirement lines pip would take from requirements.txt on that Python and platform."""
+    environment = dict(default_environment(), python_version=python,
+                       python_full_version=python + ".0", **PLATFORMS[platform])
+    selected = []
+    with open(os.path.join(ROOT, "requirements.txt")) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                requirement = Requirement(line)
+                if requirement.marker is None or requirement.marker.evaluate(environment):
+                    requirement.marker = None
+                    selected.append(str(requirement))
+    return selected
+
+
+def paddle_pin(python, platform):
+    (pin,) = [r for r in requirements_for(python, platform) if r.startswith("paddlepaddle")]
+    return pin
+
+
+@pytest.mark.parametrize("python, platform", SUPPORTED)
+def test_every_supported_row_selects_one_paddle_with_wheels_for_it(python, platform):
+    # 2.6.2 has wheels up to Python 3.12; from 3.13 on, only 3.x does
+    assert paddle_pin(python, platform) == (
+        "paddlepaddle==2.6.2" if python != "3.13" else "paddlepaddle==3.3.1")
+
+
+def resolve(python, platform, tmp_path):
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+               "--only-binary=:all:", "--python-version", python, "--platform", platform,
+               "--target", str(tmp_path), "--retries", "1", "--timeout", "20"]
+    return subprocess.run(command + requirements_for(python, platform), capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def package_index(tmp_path_factory):
+    """Skip the resolution tests where no package index can be reached (an offline machine)."""
+    result = resolve("3.11", "manylinux2014_x86_64", tmp_path_factory.mktemp("probe"))
+    if result.returncode != 0 and UNREACHABLE.search(result.stdout + result.stderr):
+        pytest.skip("the package index cannot be reached: the requirements' resolution for each "
+                    "supported platform needs it")
+
+
+@pytest.mark.parametrize("python, platform", SUPPORTED)
+def test_every_supported_row_resolves_to_wheels_on_the_package_index(package_index, python,
+                                                                      platform, tmp_path):
+    result = resolve(python, platform, tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    pin = paddle_pin(python, platform).replace("==", "-")
+    assert re.search(r"^Would install .*\b{}\b".format(re.escape(pin)), result.stdout, re.M)
