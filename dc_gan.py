@@ -30,6 +30,8 @@ import io
 import json
 import math
 import platform
+import re
+import shutil
 import signal
 import sys
 import time
@@ -84,7 +86,12 @@ ONEDNN_OPS = ("conv2d", "conv2d_grad", "relu", "relu_grad", "leaky_relu", "leaky
               "mul", "mul_grad", "transpose2", "transpose2_grad")
 
 CHECKPOINT_FILE = "checkpoint.npz"
+SAVE_EVERY_MINUTES = 10  # of training time, between two checkpoints within an epoch
+LOCK_FILE = ".dc_gan.lock"  # held by the run that writes to the folder
+LEFTOVER = re.compile(r"\.tmp\d+(\.pdiparams|\.pdmodel)?$")  # temporary_path() names
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
+GENERATE_BATCH = 1000  # --generate draws this many digits at a time
+GRID_MAX_DIGITS = 256  # --generate's grid shows at most this many, as the training grids do
 LOSS_CURVE_FILE = "losses.png"
 FILM_FILE = "progress.gif"  # G's drawings of the fixed noise, one frame per saved grid
 FILM_MAX_FRAMES = 200  # past this the film is thinned evenly, so it stays a few MB
@@ -104,7 +111,8 @@ IDX_LABELS_MAGIC = 2049
 
 
 class UsageError(Exception):
-    """Bad input: reported as one line, exit status 2, nothing saved is touched."""
+    """Bad input, or a save the disk refused: reported as one line, exit status 2, nothing saved
+    is touched."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,16 +143,35 @@ def plot(gen_data):
     return fig
 
 
-def atomic_write(path, write):
+def temporary_path(path):
+    """Where a file is written before it is renamed into place; LEFTOVER matches these names."""
+    return "{}.tmp{}".format(path, os.getpid())
+
+
+def save_failed(path, error, size=None):
+    """The one-line error for a save the disk refused, with the space it would have needed."""
+    if size is None and os.path.isfile(path):
+        size = os.path.getsize(path)  # about what its new version needs
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+    needed = "" if size is None else ", about {:.0f} MB needed".format(size / 1e6)
+    return UsageError("cannot write {} ({}): {:.0f} MB free there{}; the earlier saves are intact: "
+                      "free some space, then continue with --resume".format(
+                          path, error.strerror or error, free / 1e6, needed))
+
+
+def atomic_write(path, write, size=None):
     """Call write(file) on a temporary file beside path, then rename it over path.
 
-    A run killed at any moment leaves either the old file or the new one, never half of one.
+    A run killed at any moment leaves either the old file or the new one, never half of one; a
+    write the disk refuses (full, quota) leaves the old one and no temporary file.
     """
-    tmp = "{}.tmp{}".format(path, os.getpid())
+    tmp = temporary_path(path)
     try:
         with open(tmp, "wb") as f:
             write(f)
         os.replace(tmp, path)
+    except OSError as e:
+        raise save_failed(path, e, size)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -454,10 +481,16 @@ def download_mnist(split, url_prefix):
             with contextlib.redirect_stderr(io.StringIO()):
                 paths.append(paddle.dataset.common.download(url, "mnist", md5))
         except Exception:
+            # paddle downloads straight into the cache: what it leaves there is partial or wrong
+            corrupt = os.path.exists(cached)
+            if corrupt:
+                os.remove(cached)
             raise UsageError(
-                "MNIST {} split not in {} and {} could not be downloaded; fetch {} into a folder "
-                "and pass --data_dir FOLDER".format(
+                "MNIST {} split not in {} and {} {}; fetch {} into a folder and pass --data_dir "
+                "FOLDER".format(
                     split, os.path.join(paddle.dataset.common.DATA_HOME, "mnist"), url,
+                    "arrived cut short or altered (its md5 check failed; the file was removed)" if corrupt
+                    else "could not be downloaded",
                     " and ".join(s + ".gz" for s, _ in MNIST_FILES[split])))
     return paths
 
@@ -610,7 +643,7 @@ def save_checkpoint(path, progs, state):
     rng = np.random.get_state()
     arrays.update({"rng/" + str(i): np.asarray(v) for i, v in enumerate(rng)})
     arrays.update({"state/" + k: np.asarray(v) for k, v in state.items()})
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays), size=sum(a.nbytes for a in arrays.values()))
 
 
 def load_checkpoint(path, progs, place):
@@ -641,34 +674,75 @@ def load_checkpoint(path, progs, place):
 def save_generator(output, progs, exe):
     """Save G (batch norm on its moving statistics) as a Paddle inference model, atomically."""
     prefix = os.path.join(output, GENERATOR_PREFIX)
-    tmp = "{}.tmp{}".format(prefix, os.getpid())
-    paddle.static.save_inference_model(tmp, [progs.noise], [progs.g_img_test], exe,
-                                       program=progs.g_program_test)
-    for ext in (".pdiparams", ".pdmodel"):
-        os.replace(tmp + ext, prefix + ext)
+    tmp = temporary_path(prefix)
+    try:
+        paddle.static.save_inference_model(tmp, [progs.noise], [progs.g_img_test], exe,
+                                           program=progs.g_program_test)
+        for ext in (".pdiparams", ".pdmodel"):
+            os.replace(tmp + ext, prefix + ext)
+    except OSError as e:
+        raise save_failed(prefix + ".pdiparams", e)
+    finally:
+        for ext in (".pdiparams", ".pdmodel"):
+            if os.path.exists(tmp + ext):
+                os.remove(tmp + ext)
 
 
-def draw_digits(output, noise, place):
-    """Run the generator saved in output on the noise: flat 28x28 images in [-1, 1]."""
+def generator_prefix(output):
+    """The saved generator's path prefix, or the one-line error saying how to make one."""
     prefix = os.path.join(output, GENERATOR_PREFIX)
     if not os.path.isfile(prefix + ".pdmodel"):
         raise UsageError("no saved generator at {}.pdmodel; train first (python dc_gan.py "
                          "--output {})".format(prefix, output))
-    exe = paddle.static.Executor(place)
-    with paddle.static.scope_guard(paddle.static.Scope()):
+    return prefix
+
+
+def load_generator(output, place):
+    """The generator saved in output, as a function from noise to flat 28x28 images in [-1, 1]."""
+    prefix = generator_prefix(output)
+    exe, scope = paddle.static.Executor(place), paddle.static.Scope()
+    with paddle.static.scope_guard(scope):
         program, feed_names, fetch_targets = paddle.static.load_inference_model(prefix, exe)
-        return exe.run(program, feed={feed_names[0]: noise}, fetch_list=fetch_targets)[0]
+
+    def draw(noise):
+        with paddle.static.scope_guard(scope):
+            return exe.run(program, feed={feed_names[0]: noise}, fetch_list=fetch_targets)[0]
+    return draw
+
+
+def draw_digits(output, noise, place):
+    """Run the generator saved in output on the noise: flat 28x28 images in [-1, 1]."""
+    return load_generator(output, place)(noise)
 
 
 def generate(args):
-    """Draw args.generate digits with the saved generator; write a grid PNG and a .npy array."""
-    images = draw_digits(args.output, uniform_noise(args.generate), make_place(args.use_gpu))
-    prefix = os.path.join(args.output, GENERATOR_PREFIX)
+    """Draw args.generate digits with the saved generator, GENERATE_BATCH at a time, streamed into
+    a .npy file so that memory does not grow with their number; the grid shows the first ones."""
+    if not args.use_gpu:
+        set_cpu_threads(args.num_threads)
+    draw = load_generator(args.output, make_place(args.use_gpu))
+    count, shown = args.generate, []
     npy_path = os.path.join(args.output, "generated.npy")
     png_path = os.path.join(args.output, "generated.png")
-    atomic_write(npy_path, lambda f: np.save(f, images))
-    save_grid(images, "{} digits drawn by {}".format(args.generate, prefix), png_path)
+
+    def write_digits(f):
+        np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(
+            np.dtype("float32")), "fortran_order": False, "shape": (count, img_dim * img_dim)})
+        for start in range(0, count, GENERATE_BATCH):
+            images = draw(uniform_noise(min(GENERATE_BATCH, count - start)))
+            f.write(np.ascontiguousarray(images, dtype="float32").tobytes())
+            shown.extend(images[:GRID_MAX_DIGITS - len(shown)])
+            done = start + len(images)
+            if count > GENERATE_BATCH and (done * 10 // count > start * 10 // count):
+                print("drew {} of {} digits".format(done, count), flush=True)
+
+    atomic_write(npy_path, write_digits, size=count * img_dim * img_dim * 4)
+    title = "{} digits drawn by {}".format(count, generator_prefix(args.output))
+    if count > GRID_MAX_DIGITS:
+        title += " (the first {} shown)".format(GRID_MAX_DIGITS)
+    save_grid(np.array(shown), title, png_path)
     print("wrote {} and {}".format(png_path, npy_path))
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -729,12 +803,46 @@ def prepare_output(path):
         raise UsageError("--output {} is a file; pass a folder".format(path))
     try:
         os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, ".write-test{}".format(os.getpid()))
+        probe = temporary_path(os.path.join(path, ".write-test"))
         open(probe, "wb").close()
         os.remove(probe)
     except OSError as e:
         raise UsageError("--output {} is not a writable folder ({}); pass another --output".format(
             path, e.strerror or e))
+
+
+def lock_exclusively(f):
+    """Lock an open file for this process, or raise OSError at once if another holds it. The
+    operating system releases the lock when the process ends, however it ends."""
+    if os.name == "nt":
+        import msvcrt  # Windows: lock the file's first byte
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@contextlib.contextmanager
+def output_lock(path):
+    """One run of this script per output folder, training or drawing: a second one stops at once."""
+    with open(os.path.join(path, LOCK_FILE), "a+b") as f:
+        try:
+            lock_exclusively(f)
+        except OSError:
+            raise UsageError("--output {} is in use by another run of dc_gan.py; wait for it to end "
+                             "or pass another --output".format(path))
+        yield
+
+
+def remove_leftovers(path):
+    """Delete the temporary files of runs that died while saving (a kill, a power cut). Called
+    under output_lock, so their writers are gone: a live run would hold the lock."""
+    for name in os.listdir(path):
+        if LEFTOVER.search(name):
+            os.remove(os.path.join(path, name))
+            print("removed {}, left by a run that died while saving".format(
+                os.path.join(path, name)))
 
 
 def resume_state(checkpoint_path, progs, place, args, num_images):
@@ -759,7 +867,6 @@ def train(args):
         if args.use_gpu:
             paddle.set_flags({"FLAGS_cudnn_deterministic": True})
     place = make_place(args.use_gpu)
-    prepare_output(args.output)
     checkpoint_path = os.path.join(args.output, CHECKPOINT_FILE)
     if args.resume and not os.path.isfile(checkpoint_path):
         raise UsageError("--resume: no checkpoint at {}; train without --resume first".format(
@@ -800,6 +907,8 @@ def train(args):
         film.resume(before=(start_epoch, start_batch))
 
     def save_state(next_epoch, next_batch):
+        nonlocal saved_at
+        saved_at = t_time
         save_checkpoint(checkpoint_path, progs, {
             "epoch": next_epoch, "batch": next_batch, "order": order, "const_n": const_n,
             "d_losses": np.array(losses[0]), "dg_losses": np.array(losses[1]),
@@ -809,7 +918,7 @@ def train(args):
         film.write()
 
     total_batches = (args.epoch - start_epoch) * num_batches - start_batch
-    done, t_time = 0, 0.0
+    done, t_time, saved_at = 0, 0.0, 0.0  # saved_at: t_time at the last checkpoint
     with StopRequest() as stop:
         for pass_id in range(start_epoch, args.epoch):
             first_batch = start_batch if pass_id == start_epoch else 0
@@ -849,6 +958,13 @@ def train(args):
                     film.write(at_most_every=FILM_REWRITE_SECONDS)
                 if stop.requested:
                     break
+                since_saved = t_time - saved_at
+                if (args.save_every_minutes and next_batch < num_batches
+                        and since_saved >= args.save_every_minutes * 60):
+                    save_state(pass_id, next_batch)  # what a Ctrl-C saves: --resume goes on here
+                    print("checkpoint saved to {} at epoch {} batch {}, after {} of training"
+                          .format(checkpoint_path, pass_id, next_batch,
+                                  format_duration(since_saved)), flush=True)
 
             if next_batch < num_batches:
                 save_state(pass_id, next_batch)
@@ -913,6 +1029,9 @@ def parse_args(argv=None):
          help="CPU threads for paddle's math (default: all %(default)s cores here)")
     flag("--onednn", default=True, help="on a CPU, run the convolutions, pooling and activations "
          "on oneDNN's kernels: same results to float rounding, faster (default true)", **boolean)
+    flag("--save_every_minutes", type=float, default=SAVE_EVERY_MINUTES, metavar="M",
+         help="also save the checkpoint every M minutes of training, mid-epoch, so that a crash "
+         "loses at most that much (default %(default)s; 0: only at epoch ends and on Ctrl-C)")
     flag("--max_batches", type=int, default=None, help="cap the batches of each epoch, "
          "for smoke runs (default: all)")
     flag("--data_dir", default=None, help="read the MNIST IDX files (.gz or raw) from this folder "
@@ -930,6 +1049,9 @@ def parse_args(argv=None):
         if value is not None and value <= 0:
             parser.error("argument --{}: must be a positive whole number, got {}".format(
                 name, value))
+    if not args.save_every_minutes >= 0:  # also refuses nan
+        parser.error("argument --save_every_minutes: must be 0 (off) or a positive number of "
+                     "minutes, got {}".format(args.save_every_minutes))
     return args
 
 
@@ -947,9 +1069,12 @@ def main(argv=None):
     paddle.enable_static()
     try:
         if args.generate is not None:
-            generate(args)
-            return 0
-        return train(args)
+            generator_prefix(args.output)  # there is one to draw with, before touching the folder
+        else:
+            prepare_output(args.output)
+        with output_lock(args.output):
+            remove_leftovers(args.output)
+            return generate(args) if args.generate is not None else train(args)
     except UsageError as e:
         print("dc_gan.py: error: {}".format(e), file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """Shared fixtures: a tiny MNIST written in IDX format, the real digits when present, and a way to
 run dc_gan.py exactly as a user does."""
 import gzip
+import hashlib
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import paddle  # noqa: E402
 paddle.enable_static()  # the chapter's programs are static graphs, as dc_gan.main() makes them
 
 TINY_COUNT = 100  # three full batches of 32 and a short one that the loop must skip
+TINY_BATCH = 32
 
 
 def idx_bytes(array, magic):
@@ -69,3 +71,38 @@ def run_dc_gan(*args, timeout=600, **popen):
 @pytest.fixture(scope="session")
 def run():
     return run_dc_gan
+
+
+# Helpers the test files share: a run in CE mode, its checkpoint, and how errors and saved files
+# are judged.
+def ce_args(data, output, epochs):
+    return ["--data_dir", data, "--batch_size", TINY_BATCH, "--epoch", epochs, "--enable_ce", "true",
+            "--output", output]
+
+
+def checkpoint(output):
+    with np.load(os.path.join(output, "checkpoint.npz")) as ckpt:
+        return {k: ckpt[k] for k in ckpt.files}
+
+
+def assert_same_training(a, b):
+    """Every persistable, the RNG and the loss history of two checkpoints are bit-identical."""
+    a, b = checkpoint(a), checkpoint(b)
+    assert sorted(a) == sorted(b)
+    differing = [k for k in a if not np.array_equal(a[k], b[k])]
+    assert differing == []
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dc_gan.py: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def fingerprint(folder):
+    return {name: hashlib.md5((folder / name).read_bytes()).hexdigest()
+            for name in sorted(os.listdir(folder))}

@@ -10,30 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
+from conftest import ROOT, assert_same_training, ce_args, checkpoint
 
-BATCH = 32  # the tiny split holds three full batches of 32 and a short one
 LOSS_LINE = re.compile(r"^Epoch ID=(\d+) Batch ID=(\d+) D-Loss=(\S+) DG-Loss=(\S+)  "
                        r"\[[\d.]+ batch/s, \d+ img/s, \d+h\d\dm\d\ds left\]$", re.M)
 KPI_LINE = re.compile(r"^kpis\t(dcgan_[dg]_train_cost)\t(\S+)$", re.M)
-
-
-def ce_args(data, output, epochs):
-    return ["--data_dir", data, "--batch_size", BATCH, "--epoch", epochs, "--enable_ce", "true",
-            "--output", output]
-
-
-def checkpoint(output):
-    with np.load(os.path.join(output, "checkpoint.npz")) as ckpt:
-        return {k: ckpt[k] for k in ckpt.files}
-
-
-def assert_same_training(a, b):
-    """Every persistable, the RNG and the loss history of two checkpoints are bit-identical."""
-    a, b = checkpoint(a), checkpoint(b)
-    assert sorted(a) == sorted(b)
-    differing = [k for k in a if not np.array_equal(a[k], b[k])]
-    assert differing == []
 
 
 @pytest.fixture(scope="module")

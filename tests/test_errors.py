@@ -1,7 +1,6 @@
 """Bad input gets one line that says what is wrong and what to do, a non-zero exit, no traceback,
 and leaves what earlier runs saved exactly as it was."""
 import gzip
-import hashlib
 import os
 import shutil
 
@@ -9,22 +8,7 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import idx_bytes, tiny_digits, write_idx
-
-
-def assert_one_line_error(result, *fragments):
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("dc_gan.py: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
-def fingerprint(folder):
-    return {name: hashlib.md5((folder / name).read_bytes()).hexdigest()
-            for name in sorted(os.listdir(folder))}
+from conftest import assert_one_line_error, fingerprint, idx_bytes, tiny_digits, write_idx
 
 
 @pytest.fixture(scope="module")
