@@ -482,15 +482,14 @@ def download_mnist(split, url_prefix):
                 paths.append(paddle.dataset.common.download(url, "mnist", md5))
         except Exception:
             # paddle downloads straight into the cache: what it leaves there is partial or wrong
-            corrupt = os.path.exists(cached)
-            if corrupt:
+            failure = "could not be downloaded"
+            if os.path.exists(cached):
                 os.remove(cached)
+                failure = "arrived cut short or altered (its md5 check failed; the file was removed)"
             raise UsageError(
                 "MNIST {} split not in {} and {} {}; fetch {} into a folder and pass --data_dir "
                 "FOLDER".format(
-                    split, os.path.join(paddle.dataset.common.DATA_HOME, "mnist"), url,
-                    "arrived cut short or altered (its md5 check failed; the file was removed)" if corrupt
-                    else "could not be downloaded",
+                    split, os.path.join(paddle.dataset.common.DATA_HOME, "mnist"), url, failure,
                     " and ".join(s + ".gz" for s, _ in MNIST_FILES[split])))
     return paths
 
@@ -1027,8 +1026,9 @@ def parse_args(argv=None):
          help="continue from OUTPUT/checkpoint.npz (default false)", **boolean)
     flag("--num_threads", type=int, default=default_cpu_threads(),
          help="CPU threads for paddle's math (default: all %(default)s cores here)")
-    flag("--onednn", default=True, help="on a CPU, run the convolutions, pooling and activations "
-         "on oneDNN's kernels: same results to float rounding, faster (default true)", **boolean)
+    flag("--onednn", default=True, help="on a CPU, train on the fast path: oneDNN's kernels, the "
+         "transposed convolutions as convolutions, the pools with indices; the same parameters and "
+         "values to float rounding, faster (default true); false: the chapter's ops", **boolean)
     flag("--save_every_minutes", type=float, default=SAVE_EVERY_MINUTES, metavar="M",
          help="also save the checkpoint every M minutes of training, mid-epoch, so that a crash "
          "loses at most that much (default %(default)s; 0: only at epoch ends and on Ctrl-C)")
@@ -1056,7 +1056,7 @@ def parse_args(argv=None):
 
 
 def print_arguments(args):
-    """The run's configuration, as the Book's scripts printed it, so that a log says how it was made."""
+    """The run's configuration as the Book's scripts printed it: a log says how it was made."""
     print("-----------  Configuration Arguments -----------")
     for name, value in sorted(vars(args).items()):
         print("%s: %s" % (name, value))

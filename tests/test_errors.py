@@ -22,6 +22,8 @@ def saved_run(tiny_mnist, tmp_path_factory, run):
 
 @pytest.mark.parametrize("flags, fragments", [
     (["--batch_size", "0"], ["--batch_size", "positive"]),
+    (["--save_every_minutes", "-1"], ["--save_every_minutes", "0 (off) or a positive number"]),
+    (["--save_every_minutes", "nan"], ["--save_every_minutes", "got nan"]),
     (["--epoch", "-1"], ["--epoch", "positive"]),
     (["--max_batches", "0"], ["--max_batches", "positive"]),
     (["--batch_size", "many"], ["--batch_size", "invalid int value"]),
