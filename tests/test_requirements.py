@@ -4,6 +4,7 @@ pip evaluates environment markers against the interpreter that runs it, never ag
 --python-version, so each row's markers are evaluated here with packaging, and the pins they select
 are then resolved by pip for that row's Python and platform without installing anything.
 """
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from packaging.version import Version
 
 from conftest import ROOT
 
@@ -27,6 +29,7 @@ PLATFORMS = {
 SUPPORTED = ([(python, "manylinux2014_x86_64") for python in ("3.9", "3.10", "3.11", "3.12", "3.13")]
              + [(python, platform) for platform in ("macosx_14_0_arm64", "win_amd64")
                 for python in ("3.11", "3.12", "3.13")])
+PIP_THAT_RESOLVES_FOR_OTHER_PYTHONS = Version("24.2")  # 24.1 refused numpy for 3.13 on Python 3.9
 # pip's words when it could not reach an index at all, as opposed to finding no matching release
 UNREACHABLE = re.compile(r"NewConnectionError|Could not fetch URL|Temporary failure in name "
                          r"resolution|Network is unreachable|Max retries exceeded|ConnectTimeout")
@@ -70,7 +73,14 @@ def resolve(python, platform, tmp_path):
 
 @pytest.fixture(scope="module")
 def package_index(tmp_path_factory):
-    """Skip the resolution tests where no package index can be reached (an offline machine)."""
+    """Skip the resolution tests where no package index can be reached (an offline machine), or
+    where pip is too old to judge another Python's Requires-Python (tests/requirements.txt asks
+    for a newer one)."""
+    pip = Version(importlib.metadata.version("pip"))
+    if pip < PIP_THAT_RESOLVES_FOR_OTHER_PYTHONS:
+        pytest.skip("pip {} checks Requires-Python against this Python, not --python-version; "
+                    "pip install -r tests/requirements.txt brings pip {} or newer".format(
+                        pip, PIP_THAT_RESOLVES_FOR_OTHER_PYTHONS))
     result = resolve("3.11", "manylinux2014_x86_64", tmp_path_factory.mktemp("probe"))
     if result.returncode != 0 and UNREACHABLE.search(result.stdout + result.stderr):
         pytest.skip("the package index cannot be reached: the requirements' resolution for each "
