@@ -802,7 +802,7 @@ def prepare_output(path):
         raise UsageError("--output {} is a file; pass a folder".format(path))
     try:
         os.makedirs(path, exist_ok=True)
-        probe = temporary_path(os.path.join(path, ".write-test"))
+        probe = os.path.join(path, ".write-test{}".format(os.getpid()))  # not a LEFTOVER
         open(probe, "wb").close()
         os.remove(probe)
     except OSError as e:
@@ -825,7 +825,12 @@ def lock_exclusively(f):
 @contextlib.contextmanager
 def output_lock(path):
     """One run of this script per output folder, training or drawing: a second one stops at once."""
-    with open(os.path.join(path, LOCK_FILE), "a+b") as f:
+    try:
+        f = open(os.path.join(path, LOCK_FILE), "a+b")
+    except OSError as e:
+        raise UsageError("--output {} is not a writable folder ({}); pass another --output".format(
+            path, e.strerror or e))
+    with f:
         try:
             lock_exclusively(f)
         except OSError:

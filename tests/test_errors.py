@@ -134,3 +134,13 @@ def test_resume_from_a_checkpoint_missing_its_loop_state(saved_run, tiny_mnist, 
                  "--epoch", 2)
     assert_one_line_error(result, "lacks state/order")
     assert fingerprint(output) == before
+
+
+def test_generate_into_a_folder_it_cannot_write_gets_one_line(saved_run, tmp_path, run):
+    for name in ("generator.pdmodel", "generator.pdiparams"):
+        shutil.copy(saved_run / name, tmp_path / name)
+    (tmp_path / ".dc_gan.lock").mkdir()  # root may write anywhere; a directory refuses everyone
+    result = run("--generate", 5, "--output", tmp_path)
+    assert_one_line_error(result, "--output {} is not a writable folder".format(tmp_path),
+                          "pass another --output")
+    assert not (tmp_path / "generated.npy").exists()
