@@ -5,6 +5,7 @@ import functools
 import hashlib
 import http.server
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,7 +108,7 @@ def test_a_run_killed_while_saving_leaves_a_temporary_file_the_next_run_removes(
 def test_a_second_run_on_the_same_folder_stops_at_once_training_or_drawing(
         uninterrupted, tiny_mnist, tmp_path, run):
     folder = tmp_path / "shared"
-    subprocess.run(["cp", "-r", str(uninterrupted), str(folder)], check=True)
+    shutil.copytree(uninterrupted, folder)
     first = start(*ce_args(tiny_mnist, folder, 1000), "--resume")
     read_until(first, "Epoch ID=")  # the first run is training, and holds the folder
     try:
