@@ -263,9 +263,9 @@ class Film:
         except (OSError, KeyError, ValueError, EOFError):
             return
         written = list(zip(meta["labels"], frames))
+        # frames are in training order, so those before the checkpoint are a prefix of the film
         earlier = [(label, frame) for label, frame in written if tuple(label) < tuple(before)]
-        spaced = [(label, frame) for label, frame in written[:meta["spaced"]]
-                  if tuple(label) < tuple(before)]
+        spaced = earlier[:meta["spaced"]]
         self.labels = [label for label, _ in spaced]
         self.frames = [frame for _, frame in spaced]
         self.stride = meta["stride"]
