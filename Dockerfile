@@ -16,6 +16,7 @@ RUN useradd --create-home --uid 1000 gan \
     && chown -R gan:gan /app /home/gan/.cache
 WORKDIR /app
 COPY --chown=gan:gan dc_gan.py README.md ./
+COPY --chown=gan:gan dcgan_port/ dcgan_port/
 COPY --chown=gan:gan output_dcgan/README.md output_dcgan/
 ENV HOME=/home/gan
 USER 1000:1000

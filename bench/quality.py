@@ -20,9 +20,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-import dc_gan  # noqa: E402  (sets paddle's flags before paddle is imported)
+import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is imported)
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
+from dcgan_port.data import IDX_LABELS_MAGIC, MNIST_FILES, find_idx_file, load_mnist, read_idx  # noqa: E402
+from dcgan_port.drawing import draw_digits  # noqa: E402
+from dcgan_port.errors import UsageError  # noqa: E402
 
 SHARED_MNIST = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist")
 CACHE = os.path.join(HERE, ".cache")
@@ -46,9 +49,9 @@ class Classifier(paddle.nn.Layer):
 
 
 def load_split():
-    images = dc_gan.load_mnist("test", SHARED_MNIST)
-    labels_path = dc_gan.find_idx_file(SHARED_MNIST, dc_gan.MNIST_FILES["test"][1][0])
-    labels = dc_gan.read_idx(labels_path, dc_gan.IDX_LABELS_MAGIC).astype("int64")
+    images = load_mnist("test", SHARED_MNIST)
+    labels_path = find_idx_file(SHARED_MNIST, MNIST_FILES["test"][1][0])
+    labels = read_idx(labels_path, IDX_LABELS_MAGIC).astype("int64")
     return images, labels
 
 
@@ -141,8 +144,8 @@ def draw_from_generator(output, count, seed):
     noise = np.random.default_rng(seed).uniform(-1, 1, (count, dc_gan.NOISE_SIZE))
     paddle.enable_static()
     try:
-        return dc_gan.draw_digits(output, noise.astype("float32"), paddle.CPUPlace())
-    except dc_gan.UsageError as e:
+        return draw_digits(output, noise.astype("float32"), paddle.CPUPlace())
+    except UsageError as e:
         sys.exit("quality.py: error: {}".format(e))
     finally:
         paddle.disable_static()

@@ -21,7 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-import dc_gan  # noqa: E402  (before torch: sets paddle's flags before paddle is imported)
+import dc_gan  # noqa: E402  (before torch: its package sets paddle's flags before paddle is imported)
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 from paddle import profiler  # noqa: E402
@@ -29,6 +29,8 @@ from paddle.profiler.profiler_statistic import StatisticData  # noqa: E402  (wha
 import torch  # noqa: E402
 
 import torch_twin  # noqa: E402
+from dcgan_port import fast_cpu  # noqa: E402
+from dcgan_port.data import load_mnist  # noqa: E402
 
 BATCH = 128
 # Paddle's OpenMP (Intel's) keeps its threads spinning for 200 ms after each parallel region; timing
@@ -81,7 +83,7 @@ def describe_cpu(threads):
     flags = info.get("flags", "").split()
     avx512 = "yes" if "avx512f" in flags else "no" if flags else "unknown"
     return "CPU: {}, {}, {} cores available, {} used, AVX-512 {}".format(
-        model, info.get("vendor_id", "vendor unknown"), dc_gan.default_cpu_threads(), threads, avx512)
+        model, info.get("vendor_id", "vendor unknown"), fast_cpu.default_cpu_threads(), threads, avx512)
 
 
 def matmul_peak(threads, size=4096, repeats=5):
@@ -100,7 +102,7 @@ def timed(step):
 
 def real_batch():
     if os.path.isfile(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
-        return dc_gan.load_mnist("test", SHARED_MNIST)[:BATCH], "the real MNIST test split"
+        return load_mnist("test", SHARED_MNIST)[:BATCH], "the real MNIST test split"
     rng = np.random.default_rng(0)
     return rng.uniform(-1, 1, (BATCH, 784)).astype("float32"), "uniform noise (no shared MNIST)"
 
@@ -110,16 +112,17 @@ class PaddleStep:
         self.fast, self.threads = fast, threads
         self.scope = paddle.static.Scope()
         with paddle.static.scope_guard(self.scope):
-            self.progs = dc_gan.build_programs(seed=seed, fast_cpu=fast)
+            self.progs = dc_gan.build_programs(seed=seed, fast=fast)
             if fast:
-                dc_gan.use_onednn(self.progs)
+                fast_cpu.use_onednn(self.progs.d_program, self.progs.dg_program,
+                                      self.progs.g_program)
             self.exe = paddle.static.Executor(paddle.CPUPlace())
             self.exe.run(self.progs.startup)
 
     def __call__(self, real_image):
         if self.fast:
-            dc_gan.set_cpu_threads(self.threads)
-        else:  # paddle's defaults, which dc_gan.set_cpu_threads changes for the whole process
+            fast_cpu.set_cpu_threads(self.threads)
+        else:  # paddle's defaults, which fast_cpu.set_cpu_threads changes for the whole process
             paddle.base.core.set_num_threads(1)
             paddle.set_flags({"FLAGS_new_executor_serial_run": False})
         with paddle.static.scope_guard(self.scope):
@@ -173,7 +176,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=12)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=dc_gan.default_cpu_threads())
+    parser.add_argument("--threads", type=int, default=fast_cpu.default_cpu_threads())
     parser.add_argument("--plain", action="store_true",
                         help="also time paddle's plain defaults (one thread, its own kernels)")
     parser.add_argument("--profile", action="store_true",

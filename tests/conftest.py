@@ -13,8 +13,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 SHARED_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist")
 
-import dc_gan  # noqa: E402  (sets paddle's flags before paddle is imported)
+import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is imported)
 import paddle  # noqa: E402
+from dcgan_port.data import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC  # noqa: E402
 
 paddle.enable_static()  # the chapter's programs are static graphs, as dc_gan.main() makes them
 
@@ -49,8 +50,8 @@ def tiny_mnist(tmp_path_factory):
     """A folder holding a small training split in MNIST's IDX format, gzip-compressed."""
     folder = tmp_path_factory.mktemp("mnist")
     images, labels = tiny_digits(TINY_COUNT)
-    write_idx(folder / "train-images-idx3-ubyte.gz", images, dc_gan.IDX_IMAGES_MAGIC)
-    write_idx(folder / "train-labels-idx1-ubyte.gz", labels, dc_gan.IDX_LABELS_MAGIC)
+    write_idx(folder / "train-images-idx3-ubyte.gz", images, IDX_IMAGES_MAGIC)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels, IDX_LABELS_MAGIC)
     return folder
 
 

@@ -55,14 +55,57 @@ def test_the_base_image_carries_the_paddle_version_requirements_pins():
     assert gpu_tags and all(t.startswith(pin + "-gpu-") for t in gpu_tags)
 
 
-def test_every_path_the_image_copies_exists_and_passes_dockerignore():
-    kept = {line[1:] for line in read(".dockerignore").splitlines() if line.startswith("!")}
+def pattern_regex(pattern):
+    """A .dockerignore pattern as Docker matches it: * and ? stop at a slash, ** does not."""
+    parts = re.split(r"(\*\*|\*|\?)", pattern.strip("/"))
+    wildcards = {"**": ".*", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(wildcards.get(p, re.escape(p)) for p in parts) + "$")
+
+
+def in_build_context(path):
+    """Whether .dockerignore lets path into the build: the last pattern that matches it or one of its
+    folders decides, a ! pattern letting it in."""
+    rules = [(line.startswith("!"), pattern_regex(line.lstrip("!")))
+             for line in (raw.strip() for raw in read(".dockerignore").splitlines())
+             if line and not line.startswith("#")]
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    included = True
+    for keep, regex in rules:
+        if any(regex.match(prefix) for prefix in prefixes):
+            included = keep
+    return included
+
+
+def copied_files():
+    """Every file the Dockerfile's COPY instructions take from the build context."""
     sources = [path for copy in instructions("COPY")
                for path in [a for a in shlex.split(copy) if not a.startswith("--")][:-1]]
-    assert "dc_gan.py" in sources
-    for path in sources:
-        assert os.path.exists(os.path.join(ROOT, path)), path
-        assert path in kept, "{} is copied but .dockerignore keeps it out".format(path)
+    files = []
+    for source in sources:
+        assert os.path.exists(os.path.join(ROOT, source)), source
+        if os.path.isdir(os.path.join(ROOT, source)):
+            files += [os.path.relpath(os.path.join(folder, name), ROOT)
+                      for folder, _, names in os.walk(os.path.join(ROOT, source)) for name in names]
+        else:
+            files.append(source)
+    return {f for f in files if in_build_context(f)}
+
+
+def test_the_image_copies_the_script_and_every_module_of_its_package():
+    package = [os.path.join("dcgan_port", name) for name in os.listdir(os.path.join(ROOT, "dcgan_port"))
+               if name.endswith(".py")]
+    assert "dcgan_port/__init__.py" in package
+    assert {"dc_gan.py", "requirements.txt", "README.md"} | set(package) <= copied_files()
+    # and nothing the package's runs leave beside it
+    assert not [f for f in copied_files() if "__pycache__" in f or f.endswith(".pyc")]
+
+
+def test_the_dockerignore_reader_follows_dockers_rules():
+    assert in_build_context("dc_gan.py") and in_build_context("dcgan_port/data.py")
+    assert not in_build_context("tests/test_docker.py")
+    assert not in_build_context("dcgan_port/__pycache__/data.cpython-311.pyc")
+    assert not in_build_context(".venv/bin/python")
 
 
 def test_the_default_command_is_the_readmes_run_line():

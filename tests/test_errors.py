@@ -144,3 +144,26 @@ def test_generate_into_a_folder_it_cannot_write_gets_one_line(saved_run, tmp_pat
     assert_one_line_error(result, "--output {} is not a writable folder".format(tmp_path),
                           "pass another --output")
     assert not (tmp_path / "generated.npy").exists()
+
+
+@pytest.mark.parametrize("flags, fragments", [
+    (["--data_dir", "{tmp}/nowhere"], ["nowhere is not a folder"]),
+    (["--data_dir", "{tiny}", "--batch_size", "1000"], ["--batch_size 1000 is larger"]),
+    (["--data_dir", "{tiny}", "--resume"], ["no checkpoint at"]),
+    (["--data_dir", "{tmp}"], ["train-images-idx3-ubyte.gz", "missing"]),
+    (["--generate", "4"], ["no saved generator"]),
+])
+def test_a_refused_run_leaves_the_disk_as_it_found_it(tiny_mnist, tmp_path, run, flags, fragments):
+    output = tmp_path / "never-made"
+    flags = [f.format(tmp=tmp_path, tiny=tiny_mnist) for f in flags]
+    result = run(*flags, "--output", output)
+    assert_one_line_error(result, *fragments)
+    assert not output.exists()
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.skipif(paddle.is_compiled_with_cuda(), reason="this paddle has CUDA: GPU runs work")
+def test_a_run_refused_for_want_of_cuda_makes_no_output_folder(tiny_mnist, tmp_path, run):
+    result = run("--data_dir", tiny_mnist, "--use_gpu", "true", "--output", tmp_path / "out")
+    assert_one_line_error(result, "CUDA build")
+    assert not (tmp_path / "out").exists()

@@ -17,6 +17,7 @@ import paddle
 import pytest
 
 import dc_gan
+from dcgan_port import checkpoints, fast_cpu
 
 BATCH = 32
 
@@ -25,10 +26,10 @@ def first_steps(fast, iterations=0):
     """One D step on reals and one G step (then `iterations` whole iterations) from seed 90."""
     np.random.seed(dc_gan.CE_NUMPY_SEED)
     with paddle.static.scope_guard(paddle.static.Scope()):
-        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast_cpu=fast)
-        dc_gan.set_cpu_threads(max(2, dc_gan.default_cpu_threads()) if fast else 1)
+        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=fast)
+        fast_cpu.set_cpu_threads(max(2, fast_cpu.default_cpu_threads()) if fast else 1)
         if fast:
-            dc_gan.use_onednn(progs)
+            fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
         exe = paddle.static.Executor(paddle.CPUPlace())
         exe.run(progs.startup)
         real = np.random.uniform(-1, 1, (BATCH, 784)).astype("float32")
@@ -42,8 +43,8 @@ def first_steps(fast, iterations=0):
             losses += [d_loss_n] + dg_losses
         scope = paddle.static.global_scope()
         state = {name: np.array(scope.find_var(name).get_tensor())
-                 for name in dc_gan.persistable_names(progs.d_program, progs.dg_program)}
-    dc_gan.set_cpu_threads(1)
+                 for name in checkpoints.persistable_names(progs.d_program, progs.dg_program)}
+    fast_cpu.set_cpu_threads(1)
     return losses, state
 
 
@@ -66,19 +67,19 @@ def op_types(program):
 
 
 def test_the_fast_path_moves_the_listed_ops_of_the_training_programs_to_onednn():
-    progs = dc_gan.build_programs(fast_cpu=True)
-    dc_gan.use_onednn(progs)
+    progs = dc_gan.build_programs(fast=True)
+    fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
     seen = set()
     for name in TRAINING_PROGRAMS:
         for op in getattr(progs, name).global_block().ops:
-            assert on_onednn(op) == (op.type in dc_gan.ONEDNN_OPS), (name, op.type)
+            assert on_onednn(op) == (op.type in fast_cpu.ONEDNN_OPS), (name, op.type)
             seen.add(op.type)
-    assert seen >= set(dc_gan.ONEDNN_OPS)
+    assert seen >= set(fast_cpu.ONEDNN_OPS)
     assert not any(on_onednn(op) for op in progs.g_program_test.global_block().ops)
 
 
 def test_the_fast_path_trains_the_transposed_convolutions_as_convolutions_and_saves_the_chapters():
-    plain, fast = dc_gan.build_programs(), dc_gan.build_programs(fast_cpu=True)
+    plain, fast = dc_gan.build_programs(), dc_gan.build_programs(fast=True)
     for name in TRAINING_PROGRAMS[1:]:
         assert "conv2d_transpose" in op_types(getattr(plain, name))
         assert "conv2d_transpose" not in op_types(getattr(fast, name))
@@ -138,7 +139,7 @@ def assert_same_deconv(input_shape, num_filters, act):
     output_shape = [batch, num_filters, 2 * height, 2 * width]
     expected, actual = (layer_and_gradients(layer, input_shape, output_shape, num_filters, act,
                                             output_size=output_shape[2:])
-                        for layer in (dc_gan.deconv, dc_gan.deconv_via_conv2d))
+                        for layer in (dc_gan.deconv, fast_cpu.deconv_via_conv2d))
     assert_same_layer(expected, actual)
 
 
@@ -154,7 +155,7 @@ def test_conv_with_indexed_pool_computes_the_chapters_conv_and_its_three_gradien
     batch, _, height, width = input_shape
     output_shape = [batch, num_filters, (height - 4) // 2, (width - 4) // 2]
     expected, actual = (layer_and_gradients(layer, input_shape, output_shape, num_filters, act)
-                        for layer in (dc_gan.conv, dc_gan.conv_with_indexed_pool))
+                        for layer in (dc_gan.conv, fast_cpu.conv_with_indexed_pool))
     assert_same_layer(expected, actual)
 
 
@@ -162,7 +163,7 @@ def test_conv_with_indexed_pool_computes_the_chapters_conv_and_its_three_gradien
                                         ((5, 3, 1), (4, 2, 0)),  # even and odd phases swapped
                                         ((4, 2, 0), (3, 1, 5))])  # odd taps one step off
 def test_a_wrong_tap_order_would_be_caught(monkeypatch, wrong_taps):
-    monkeypatch.setattr(dc_gan, "DECONV_PHASE_TAPS", wrong_taps)
+    monkeypatch.setattr(fast_cpu, "DECONV_PHASE_TAPS", wrong_taps)
     with pytest.raises(AssertionError):
         assert_same_deconv(*CHAPTER_DECONVS[0])
 
@@ -171,7 +172,7 @@ def test_deconv_via_conv2d_refuses_a_deconv_it_does_not_compute():
     with paddle.static.program_guard(paddle.static.Program(), paddle.static.Program()):
         x = paddle.static.data("x", [BATCH, 8, 7, 7], "float32")
         with pytest.raises(ValueError, match="doubles the side"):
-            dc_gan.deconv_via_conv2d(x, 8, name="odd", stride=1, output_size=[7, 7])
+            fast_cpu.deconv_via_conv2d(x, 8, name="odd", stride=1, output_size=[7, 7])
 
 
 def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
@@ -179,10 +180,10 @@ def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
     so after a few steps the fast programs must still agree with plain copies of themselves."""
     np.random.seed(dc_gan.CE_NUMPY_SEED)
     with paddle.static.scope_guard(paddle.static.Scope()):
-        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast_cpu=True)
+        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=True)
         plain = {name: getattr(progs, name).clone() for name in TRAINING_PROGRAMS}
-        dc_gan.use_onednn(progs)
-        dc_gan.set_cpu_threads(max(2, dc_gan.default_cpu_threads()))
+        fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
+        fast_cpu.set_cpu_threads(max(2, fast_cpu.default_cpu_threads()))
         exe = paddle.static.Executor(paddle.CPUPlace())
         exe.run(progs.startup)
         real = np.random.uniform(-1, 1, (BATCH, 784)).astype("float32")
@@ -190,7 +191,7 @@ def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
             dc_gan.train_batch(exe, progs, real)
 
         scope = paddle.static.global_scope()
-        names = dc_gan.persistable_names(progs.d_program, progs.dg_program)
+        names = checkpoints.persistable_names(progs.d_program, progs.dg_program)
         state = {name: np.array(scope.find_var(name).get_tensor()) for name in names}
 
         def run_from_state(program, feed, fetch):
@@ -206,7 +207,7 @@ def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
             fast = run_from_state(getattr(progs, name), feed, fetch)
             np.testing.assert_allclose(fast, run_from_state(plain[name], feed, fetch),
                                        rtol=1e-4, atol=1e-5, err_msg=name)
-    dc_gan.set_cpu_threads(1)
+    fast_cpu.set_cpu_threads(1)
 
 
 def test_a_step_of_each_network_gives_the_same_losses(one_step_each):
@@ -242,14 +243,14 @@ def test_a_paddle_without_onednn_trains_on_its_own_kernels_and_says_so_once(
         tiny_mnist, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(paddle.base.core, "is_compiled_with_mkldnn", lambda: False)  # macOS builds
 
-    def refuse(progs):
+    def refuse(*programs):
         raise AssertionError("oneDNN was asked for on a build without it")
 
-    monkeypatch.setattr(dc_gan, "use_onednn", refuse)
+    monkeypatch.setattr(fast_cpu, "use_onednn", refuse)
     with paddle.static.scope_guard(paddle.static.Scope()):
         status = dc_gan.main(["--data_dir", str(tiny_mnist), "--batch_size", "32", "--epoch", "1",
                               "--max_batches", "1", "--num_threads", "2", "--output", str(tmp_path)])
-    dc_gan.set_cpu_threads(1)
+    fast_cpu.set_cpu_threads(1)
     out = capsys.readouterr().out
     assert status == 0
     assert out.count("this paddle has no oneDNN") == 1

@@ -16,6 +16,7 @@ import paddle
 import pytest
 
 import dc_gan
+from dcgan_port import data, drawing, fast_cpu, output_folder
 from conftest import (ROOT, TINY_COUNT, assert_one_line_error, assert_same_training, ce_args,
                       checkpoint, fingerprint, tiny_digits, write_idx)
 
@@ -23,7 +24,7 @@ SAVED = ("checkpoint.npz", "generator.pdmodel", "generator.pdiparams")
 
 
 def leftovers(folder):
-    return [name for name in os.listdir(folder) if dc_gan.LEFTOVER.search(name)]
+    return [name for name in os.listdir(folder) if output_folder.LEFTOVER.search(name)]
 
 
 def start(*args, python_code=None):
@@ -127,27 +128,27 @@ def test_generate_draws_in_batches_streams_them_to_disk_and_shows_the_first_256(
         uninterrupted, tmp_path, monkeypatch, capsys):
     for name in SAVED:
         (tmp_path / name).write_bytes((uninterrupted / name).read_bytes())
-    monkeypatch.setattr(dc_gan, "GENERATE_BATCH", 400)
-    loaded = dc_gan.load_generator
-    batches, grids = [], []
+    monkeypatch.setattr(drawing, "GENERATE_BATCH", 400)
+    loaded, plot, save_figure = drawing.load_generator, dc_gan.plot, drawing.save_figure
+    batches, shown, titles = [], [], []
 
     def counting_generator(output, place):
         draw = loaded(output, place)
         return lambda noise: batches.append(len(noise)) or draw(noise)
 
-    monkeypatch.setattr(dc_gan, "load_generator", counting_generator)
-    monkeypatch.setattr(dc_gan, "save_grid", lambda images, title, path: grids.append(
-        (len(images), title)))
+    monkeypatch.setattr(drawing, "load_generator", counting_generator)
+    monkeypatch.setattr(dc_gan, "plot", lambda images: shown.append(len(images)) or plot(images))
+    monkeypatch.setattr(drawing, "save_figure", lambda fig, path: titles.append(
+        fig.axes[0].get_title()) or save_figure(fig, path))
     assert dc_gan.main(["--generate", "1000", "--output", str(tmp_path)]) == 0
-    dc_gan.set_cpu_threads(1)
+    fast_cpu.set_cpu_threads(1)
 
     assert batches == [400, 400, 200]  # never more than GENERATE_BATCH digits in memory at once
     digits = np.load(tmp_path / "generated.npy")
     assert digits.shape == (1000, 784) and digits.dtype == np.float32
     assert -1 <= digits.min() and digits.max() <= 1 and digits[:400].std() > 0
     assert not np.array_equal(digits[:200], digits[400:600])  # each batch its own noise
-    (shown, title), = grids
-    assert shown == 256 and title.endswith("(the first 256 shown)")
+    assert shown == [256] and len(titles) == 1 and titles[0].endswith("(the first 256 shown)")
     out = capsys.readouterr().out
     assert "drew 400 of 1000 digits" in out and "drew 1000 of 1000 digits" in out
 
@@ -169,7 +170,7 @@ def test_a_save_the_disk_refuses_gets_one_line_and_keeps_the_earlier_saves(
     monkeypatch.setattr(*refused, refuse_to_write)
     with paddle.static.scope_guard(paddle.static.Scope()):
         status = dc_gan.main([str(a) for a in ce_args(tiny_mnist, tmp_path, 3)] + ["--resume"])
-    dc_gan.set_cpu_threads(1)
+    fast_cpu.set_cpu_threads(1)
     err = capsys.readouterr().err
     assert status == 2
     lines = err.strip().splitlines()
@@ -193,8 +194,8 @@ def mnist_server(tmp_path):
     folder = tmp_path / "served"
     folder.mkdir()
     images, labels = tiny_digits(TINY_COUNT)
-    write_idx(folder / "train-images-idx3-ubyte.gz", images, dc_gan.IDX_IMAGES_MAGIC)
-    write_idx(folder / "train-labels-idx1-ubyte.gz", labels, dc_gan.IDX_LABELS_MAGIC)
+    write_idx(folder / "train-images-idx3-ubyte.gz", images, data.IDX_IMAGES_MAGIC)
+    write_idx(folder / "train-labels-idx1-ubyte.gz", labels, data.IDX_LABELS_MAGIC)
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -209,12 +210,12 @@ def train_from(url, md5, cache, output, monkeypatch):
     """dc_gan.main on the download path, with paddle's dataset cache in `cache` and the expected
     md5 of the served files."""
     monkeypatch.setattr(paddle.dataset.common, "DATA_HOME", str(cache))
-    monkeypatch.setitem(dc_gan.MNIST_FILES, "train", tuple(
-        (stem, md5[stem + ".gz"]) for stem, _ in dc_gan.MNIST_FILES["train"]))
+    monkeypatch.setitem(data.MNIST_FILES, "train", tuple(
+        (stem, md5[stem + ".gz"]) for stem, _ in data.MNIST_FILES["train"]))
     with paddle.static.scope_guard(paddle.static.Scope()):
         status = dc_gan.main(["--mnist_url", url, "--batch_size", "32", "--epoch", "1",
                               "--max_batches", "1", "--output", str(output)])
-    dc_gan.set_cpu_threads(1)
+    fast_cpu.set_cpu_threads(1)
     return status
 
 

@@ -1,9 +1,11 @@
-"""The chapter's programs, built in-process: names, shapes, and which step trains which network."""
+"""The chapter's programs, built in-process: names, shapes, and which step trains which network, on the
+chapter's ops and on the fast CPU path's forms of them."""
 import numpy as np
 import paddle
 import pytest
 
 import dc_gan
+from dcgan_port import fast_cpu
 
 BATCH = 8
 G_TRAINABLE = {"fc3w", "fc3b", "bn31", "bn32", "fc4w", "fc4b", "bn41", "bn42",
@@ -17,9 +19,11 @@ G_PARAMETERS = G_TRAINABLE | G_STATISTICS
 D_PARAMETERS = D_TRAINABLE | D_STATISTICS
 
 
-def build(raw_logits=False):
+def build(raw_logits=False, fast=False):
     paddle.enable_static()
-    progs = dc_gan.build_programs(raw_logits=raw_logits, seed=dc_gan.CE_PROGRAM_SEED)
+    progs = dc_gan.build_programs(raw_logits=raw_logits, seed=dc_gan.CE_PROGRAM_SEED, fast=fast)
+    if fast:
+        fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
     exe = paddle.static.Executor(paddle.CPUPlace())
     exe.run(progs.startup)
     return progs, exe
@@ -29,6 +33,13 @@ def build(raw_logits=False):
 def world():
     with paddle.static.scope_guard(paddle.static.Scope()):
         yield build()
+
+
+@pytest.fixture(params=[False, True], ids=["chapter's ops", "fast path"])
+def either_world(request):
+    """The programs on the chapter's ops, then on the fast CPU path's forms."""
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        yield build(fast=request.param)
 
 
 def values(program):
@@ -73,8 +84,8 @@ def test_g_draws_flat_28x28_images_in_tanh_range_and_d_scores_each(world):
     assert scores.shape == (BATCH, 1)
 
 
-def test_discriminator_step_trains_d_and_leaves_g_untouched(world):
-    progs, exe = world
+def test_discriminator_step_trains_d_and_leaves_g_untouched(either_world):
+    progs, exe = either_world
     d_before, g_before = values(progs.d_program), values(progs.g_program)
     exe.run(progs.d_program,
             feed={"img": real_batch(), "label": np.ones((BATCH, 1), dtype="float32")},
@@ -83,8 +94,8 @@ def test_discriminator_step_trains_d_and_leaves_g_untouched(world):
     assert changed(g_before, values(progs.g_program)) == set()
 
 
-def test_generator_step_trains_g_and_leaves_d_untouched(world):
-    progs, exe = world
+def test_generator_step_trains_g_and_leaves_d_untouched(either_world):
+    progs, exe = either_world
     d_before, g_before = values(progs.d_program), values(progs.g_program)
     exe.run(progs.dg_program, feed={"noise": dc_gan.uniform_noise(BATCH)},
             fetch_list=[progs.dg_loss])
@@ -94,8 +105,8 @@ def test_generator_step_trains_g_and_leaves_d_untouched(world):
     assert changed(d_before, values(progs.d_program)) == D_STATISTICS
 
 
-def test_generator_step_differentiates_through_d_but_not_for_ds_parameters(world):
-    progs, _ = world
+def test_generator_step_differentiates_through_d_but_not_for_ds_parameters(either_world):
+    progs, _ = either_world
     block = progs.dg_program.global_block()
     gradients = {name[:-len("@GRAD")] for name in block.vars if name.endswith("@GRAD")}
     assert G_TRAINABLE <= gradients
@@ -106,8 +117,8 @@ def test_generator_step_differentiates_through_d_but_not_for_ds_parameters(world
     assert conv1_grad.output("Input@GRAD") and not conv1_grad.output("Filter@GRAD")
 
 
-def test_g_program_test_draws_the_same_images_twice_from_the_same_noise(world):
-    progs, exe = world
+def test_g_program_test_draws_the_same_images_twice_from_the_same_noise(either_world):
+    progs, exe = either_world
     noise = dc_gan.uniform_noise(BATCH)
     first = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img_test])[0]
     # a training-mode pass in between moves G's batch-norm statistics, but no parameter
@@ -145,3 +156,19 @@ def test_raw_logits_flag_drops_ds_final_sigmoid():
         assert "sigmoid" not in op_types(progs.d_program)
         assert "sigmoid" not in op_types(progs.dg_program)
         assert "sigmoid_cross_entropy_with_logits" in op_types(progs.d_program)
+
+
+def test_use_cudnn_follows_the_books_code_and_a_flag_builds_the_chapter_texts_programs():
+    assert dc_gan.parse_args([]).use_cudnn is True
+    text = dc_gan.build_programs(use_cudnn=dc_gan.parse_args(["--use_cudnn", "false"]).use_cudnn)
+    for progs, cudnn in ((dc_gan.build_programs(), True), (text, False)):
+        convolutions = [op for program in (progs.d_program, progs.dg_program, progs.g_program_test)
+                        for op in program.global_block().ops
+                        if op.type in ("conv2d", "conv2d_transpose")]
+        assert len(convolutions) == 2 + 4 + 2  # D; G and D; G
+        assert all(op.attr("use_cudnn") is cudnn for op in convolutions)
+        # fluid's simple_img_conv_pool handed use_cudnn to its pool as well
+        pools = [op for program in (progs.d_program, progs.dg_program)
+                 for op in program.global_block().ops if op.type == "pool2d"]
+        assert len(pools) == 2 + 2
+        assert all(op.attr("use_cudnn") is cudnn for op in pools)

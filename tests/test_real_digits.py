@@ -4,13 +4,14 @@ import paddle
 import pytest
 
 import dc_gan
+from dcgan_port.data import load_mnist
 
 BATCH = 64
 ITERATIONS = 25
 
 
 def test_the_shared_split_reads_as_ten_thousand_scaled_digits(shared_mnist):
-    images = dc_gan.load_mnist("test", shared_mnist)
+    images = load_mnist("test", shared_mnist)
     assert images.shape == (10000, 784)
     assert images.min() == -1.0 and images.max() == 1.0
     # the folder's README gives a mean pixel of 33.79 on 0..255
@@ -18,7 +19,7 @@ def test_the_shared_split_reads_as_ten_thousand_scaled_digits(shared_mnist):
 
 
 def test_a_short_real_training_moves_both_networks(shared_mnist):
-    images = dc_gan.load_mnist("test", shared_mnist)
+    images = load_mnist("test", shared_mnist)
     paddle.enable_static()
     np.random.seed(dc_gan.CE_NUMPY_SEED)
     with paddle.static.scope_guard(paddle.static.Scope()):

@@ -1,0 +1,43 @@
+"""The flags' words and errors: true/false as the Book's scripts took them, one line for a bad flag, and the
+configuration printed first, as the Book's scripts printed it."""
+import argparse
+
+
+def str2bool(value):
+    """What the Book's scripts accepted (distutils' strtobool)."""
+    lowered = value.lower()
+    if lowered in ("y", "yes", "t", "true", "on", "1"):
+        return True
+    if lowered in ("n", "no", "f", "false", "off", "0"):
+        return False
+    raise argparse.ArgumentTypeError("expected true or false (or yes/no, on/off, 1/0), got "
+                                     "'{}'".format(value))
+
+
+# a boolean flag: `--flag`, `--flag true`, `--flag off`, ...
+BOOLEAN = dict(type=str2bool, nargs="?", const=True, metavar="true|false")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, "{}: error: {} (see --help)\n".format(self.prog, message))
+
+    def check(self, args, positive, minutes):
+        """Refuse, in one line, a count that is not positive or a number of minutes below 0 (or nan)."""
+        for name in positive:
+            value = getattr(args, name)
+            if value is not None and value <= 0:
+                self.error("argument --{}: must be a positive whole number, got {}".format(name, value))
+        for name in minutes:
+            if not getattr(args, name) >= 0:  # also refuses nan
+                self.error("argument --{}: must be 0 (off) or a positive number of minutes, got "
+                           "{}".format(name, getattr(args, name)))
+        return args
+
+
+def print_arguments(args):
+    """The run's configuration as the Book's scripts printed it: a log says how it was made."""
+    print("-----------  Configuration Arguments -----------")
+    for name, value in sorted(vars(args).items()):
+        print("%s: %s" % (name, value))
+    print("------------------------------------------------", flush=True)

@@ -1,0 +1,119 @@
+"""The fast CPU path: the chapter's layers computed on oneDNN's multi-threaded kernels and in forms that
+run faster on a CPU. Same parameters (names, shapes), same values to float rounding; tests/test_fast_path.py
+proves each form equal to the chapter's layer. --onednn false trains on the chapter's own ops."""
+import os
+import platform
+
+import numpy as np
+import paddle
+import paddle.base.layer_helper
+
+# The ops of the training programs that run on oneDNN's kernels. Left on paddle's own, measured on paddle
+# 2.6.2 and 3.3.1:
+# - because oneDNN fails there: conv2d_transpose (oneDNN's trains only with is_test set, and then keeps its
+#   first copy of the filter, so later steps see stale weights: the fast path computes it with conv2d, see
+#   deconv_via_conv2d); pool2d_grad and batch_norm_grad (oneDNN cannot build them here: the fast path pools
+#   with indices instead, see conv_with_indexed_pool); elementwise_add (on 3.3.1 its gradient then fails);
+# - because oneDNN is no faster there: elementwise_add_grad, batch_norm, tanh, sigmoid (bench/README.md
+#   gives each one's time per iteration on and off oneDNN).
+ONEDNN_OPS = ("conv2d", "conv2d_grad", "relu", "relu_grad", "leaky_relu", "leaky_relu_grad",
+              "mul", "mul_grad", "transpose2", "transpose2_grad")
+
+# Which taps of the chapter's 5x5 transposed-convolution filter reach the even (first tuple) and the odd
+# (second) output rows and columns through a 3x3 window over its input; tap 5 stands for a zero.
+DECONV_PHASE_TAPS = ((4, 2, 0), (5, 3, 1))
+
+
+def onednn_available():
+    """Paddle's x86-64 builds for Linux and Windows carry oneDNN; its macOS builds and other
+    architectures have none, and the fast path needs it."""
+    return (paddle.base.core.is_compiled_with_mkldnn()
+            and platform.machine().lower() in ("x86_64", "amd64"))
+
+
+def wanted(onednn, use_gpu, num_threads):
+    """Whether to train on the fast path: asked for (--onednn), on a CPU, with oneDNN in this build. Where
+    it is missing, say so once."""
+    if not onednn or use_gpu:
+        return False
+    if not onednn_available():
+        print("note: this paddle has no oneDNN on this machine ({} {}): training on paddle's own CPU "
+              "kernels with {} threads".format(platform.system(), platform.machine(), num_threads))
+        return False
+    return True
+
+
+def default_cpu_threads():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def set_cpu_threads(num_threads):
+    """Paddle sets OMP_NUM_THREADS=1 at import and so runs its CPU math on one core unless told. Telling it
+    sets the count for the calling thread only, and paddle's executor runs ops on worker threads of its
+    own, which stay at one; run serially, every op runs on the calling thread."""
+    paddle.base.core.set_num_threads(num_threads)
+    paddle.set_flags({"FLAGS_new_executor_serial_run": True})
+
+
+def use_onednn(*programs):
+    """Run the ops of ONEDNN_OPS in these training programs on oneDNN's kernels. Paddle can only switch
+    oneDNN on for a whole program, and there its transposed convolution refuses to train, hence one op at
+    a time. g_program_test, which is saved as the inference model, keeps paddle's defaults."""
+    for program in programs:
+        for op in program.global_block().ops:
+            if op.type in ONEDNN_OPS:
+                op._set_attr("use_mkldnn", True)
+
+
+def conv_with_indexed_pool(x, num_filters, name=None, act=None):
+    """The chapter's conv whose max-pool also records where each maximum is, so that its gradient is a
+    scatter: paddle's pool2d_grad searches every window again on one thread (and oneDNN's cannot run
+    here). Both give the gradient to a window's first maximum; same parameters, same values."""
+    x = paddle.static.nn.conv2d(x, num_filters=num_filters, filter_size=5, param_attr=name + "w",
+                                bias_attr=name + "b", act=act)
+    return paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2, return_mask=True)[0]
+
+
+def deconv_tap_selection():
+    """The 0/1 matrix [25, 36] that turns a flat 5x5 filter into the four phases' 3x3 filters, in the
+    order (py, ky, px, kx). A product with it copies values exactly, and so does its gradient."""
+    selection = np.zeros((25, 36), dtype="float32")
+    phase_taps = [(row, col) for rows in DECONV_PHASE_TAPS for row in rows
+                  for cols in DECONV_PHASE_TAPS for col in cols]
+    for column, (row, col) in enumerate(phase_taps):
+        if row < 5 and col < 5:
+            selection[row * 5 + col, column] = 1.0
+    return selection
+
+
+def deconv_via_conv2d(x, num_filters, name=None, filter_size=5, stride=2, dilation=1, padding=2,
+                      output_size=None, act=None):
+    """The chapter's deconv, computed on conv2d's fast CPU kernels: same parameters, same values.
+
+    With stride 2, padding 2 and a 5x5 filter, output pixel (2m + py, 2l + px) of the transposed
+    convolution sums the 3x3 input window around (m, l) times the filter taps DECONV_PHASE_TAPS[py] x
+    DECONV_PHASE_TAPS[px]. So it equals one 3x3 convolution (padding 1) with four outputs per filter, one
+    per phase (py, px), whose outputs are then interleaved (depth to space). The 3x3 filters are taken
+    inside the program from the chapter's [Cin, Cout, 5, 5] filter, made by the same helper
+    conv2d_transpose uses, so the gradients reach it, and the bias and activation follow as there."""
+    in_channels, height, width = x.shape[1:]
+    if ((filter_size, stride, dilation, padding) != (5, 2, 1, 2) or output_size is None
+            or list(output_size) != [2 * height, 2 * width]):
+        raise ValueError("deconv_via_conv2d computes only the chapter's 5x5, stride-2 deconv that "
+                         "doubles the side, with its output_size given")
+    helper = paddle.base.layer_helper.LayerHelper(
+        "conv2d_transpose", param_attr=name + "w", bias_attr=name + "b", act=act)
+    filter_5x5 = helper.create_parameter(dtype=x.dtype, shape=[in_channels, num_filters, 5, 5],
+                                         attr=helper.param_attr)
+    phases = paddle.nn.functional.linear(  # a matrix product, the one paddle 3.x keeps in this IR
+        paddle.reshape(filter_5x5, [in_channels * num_filters, 25]),
+        paddle.assign(deconv_tap_selection()))
+    phases = paddle.transpose(paddle.reshape(phases, [in_channels, num_filters, 2, 3, 2, 3]),
+                              [1, 2, 4, 0, 3, 5])  # [Cout, py, px, Cin, ky, kx]
+    filter_3x3 = paddle.reshape(phases, [num_filters * 4, in_channels, 3, 3])
+
+    y = paddle.nn.functional.conv2d(x, filter_3x3, padding=1)
+    y = paddle.reshape(y, [-1, num_filters, 2, 2, height, width])
+    y = paddle.reshape(paddle.transpose(y, [0, 1, 4, 2, 5, 3]),  # [N, Cout, m, py, l, px]
+                       [-1, num_filters, 2 * height, 2 * width])
+    return helper.append_activation(helper.append_bias_op(y, dim_start=1, dim_end=2))

@@ -1,0 +1,36 @@
+"""The chapter's configuration and flags (dc_gan.py, with dcgan_port.command_line's words and errors)."""
+import pytest
+
+import dc_gan
+from dcgan_port.command_line import print_arguments
+
+
+def test_chapter_constants_are_kept():
+    assert (dc_gan.gf_dim, dc_gan.df_dim, dc_gan.gfc_dim, dc_gan.dfc_dim, dc_gan.img_dim) == (
+        64, 64, 2048, 1024, 28)
+    assert (dc_gan.NOISE_SIZE, dc_gan.LEARNING_RATE, dc_gan.NUM_TRAIN_TIMES_OF_DG) == (100, 2e-4, 2)
+
+
+def test_chapter_defaults_and_true_false_flags():
+    args = dc_gan.parse_args([])
+    assert (args.batch_size, args.epoch, args.output) == (128, 20, "./output_dcgan")
+    assert not args.use_gpu and not args.enable_ce and not args.raw_logits and not args.resume
+    args = dc_gan.parse_args(["--use_gpu", "True", "--enable_ce", "false", "--resume"])
+    assert args.use_gpu is True and args.enable_ce is False and args.resume is True
+
+
+@pytest.mark.parametrize("word, value", [(w, True) for w in ("y", "yes", "t", "true", "on", "1", "ON")]
+                         + [(w, False) for w in ("n", "no", "f", "false", "off", "0", "Off")])
+def test_boolean_flags_take_every_word_the_books_strtobool_took(word, value):
+    assert dc_gan.parse_args(["--raw_logits", word]).raw_logits is value
+
+
+def test_the_configuration_is_printed_first_flag_by_flag_as_the_books_scripts_did(capsys):
+    args = dc_gan.parse_args(["--epoch", "3", "--raw_logits", "on"])
+    print_arguments(args)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "-----------  Configuration Arguments -----------"
+    assert lines[-1] == "-" * 48
+    names = [name for name, _ in (line.split(": ", 1) for line in lines[1:-1])]
+    assert names == sorted(vars(args)) and len(names) == len(vars(args))
+    assert "epoch: 3" in lines and "raw_logits: True" in lines
