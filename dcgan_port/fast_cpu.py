@@ -8,14 +8,18 @@ import numpy as np
 import paddle
 import paddle.base.layer_helper
 
-# The ops of the training programs that run on oneDNN's kernels. Left on paddle's own, measured on paddle
-# 2.6.2 and 3.3.1:
-# - because oneDNN fails there: conv2d_transpose (oneDNN's trains only with is_test set, and then keeps its
-#   first copy of the filter, so later steps see stale weights: the fast path computes it with conv2d, see
-#   deconv_via_conv2d); pool2d_grad and batch_norm_grad (oneDNN cannot build them here: the fast path pools
-#   with indices instead, see conv_with_indexed_pool); elementwise_add (on 3.3.1 its gradient then fails);
-# - because oneDNN is no faster there: elementwise_add_grad, batch_norm, tanh, sigmoid (bench/README.md
-#   gives each one's time per iteration on and off oneDNN).
+# The ops of the training programs that run on oneDNN's kernels. The others stay on paddle's own kernels
+# (bench/onednn_ops.py measures each; figures from an AMD EPYC Zen 4, 2 cores):
+# - because on oneDNN they fail or compute otherwise: conv2d_transpose (trains only with is_test set, and
+#   then keeps its first copy of the filter, so later steps see stale weights: the fast path computes it
+#   with conv2d instead, see deconv_via_conv2d); batch_norm_grad ("Required tensor shall not be nullptr")
+#   and batch_norm (followed by paddle's batch_norm_grad, the second iteration's losses differ: 0.43706
+#   instead of 0.43778); max_pool2d_with_index and its grad (no oneDNN kernel takes
+#   them; paddle's pool2d_grad, which oneDNN cannot run here either, is why the fast path pools with
+#   indices, see conv_with_indexed_pool); elementwise_add (on paddle 3.3.1 its grad then fails: "could
+#   not reshape a memory descriptor");
+# - because on oneDNN they are no faster: elementwise_add_grad (1.11x the iteration's time on 2.6.2),
+#   elementwise_add on 2.6.2 (0.99-1.06x), tanh and sigmoid with their grads (0.97-1.03x).
 ONEDNN_OPS = ("conv2d", "conv2d_grad", "relu", "relu_grad", "leaky_relu", "leaky_relu_grad",
               "mul", "mul_grad", "transpose2", "transpose2_grad")
 
