@@ -326,7 +326,8 @@ def generate(args):
     with output_folder.claimed(args.output, create=False):
         if not args.use_gpu:
             fast_cpu.set_cpu_threads(args.num_threads)
-        return drawing.generate(args.output, args.generate, place, uniform_noise, plot)
+        return drawing.generate(args.output, args.generate, place, uniform_noise, plot, args.onednn,
+                                args.num_threads)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -354,8 +355,9 @@ def parse_args(argv=None):
     flag("--num_threads", type=int, default=fast_cpu.default_cpu_threads(),
          help="CPU threads for paddle's math (default: all %(default)s cores here)")
     flag("--onednn", default=True, help="on a CPU, train on the fast path: oneDNN's kernels, the "
-         "transposed convolutions as convolutions, the pools with indices; the same parameters and "
-         "values to float rounding, faster (default true); false: the chapter's ops", **BOOLEAN)
+         "transposed convolutions as convolutions, the pools with indices; and draw (--generate) on "
+         "Paddle Inference with oneDNN; the same parameters and values to float rounding, faster "
+         "(default true); false: the chapter's ops on paddle's own kernels", **BOOLEAN)
     flag("--save_every_minutes", type=float, default=10, metavar="M",
          help="also save the checkpoint every M minutes of training, mid-epoch, so that a crash loses "
          "at most that much (default %(default)s; 0: only at epoch ends and on Ctrl-C)")

@@ -1,11 +1,17 @@
 """--generate: digits drawn by the generator a training run saved, streamed to OUTPUT/generated.npy, the
 first of them shown in OUTPUT/generated.png."""
+import concurrent.futures
 import os
+import re
 
 import numpy as np
 import paddle
+import paddle.inference
+from paddle.base.data_feeder import convert_dtype
 
 from dcgan_port.checkpoints import generator_prefix
+from dcgan_port.errors import UsageError
+from dcgan_port.fast_cpu import default_cpu_threads, onednn_available
 from dcgan_port.output_folder import atomic_write
 from dcgan_port.pictures import save_figure
 
@@ -13,9 +19,8 @@ GENERATE_BATCH = 1000  # --generate draws this many digits at a time
 GRID_MAX_DIGITS = 256  # --generate's grid shows at most this many, as the training grids do
 
 
-def load_generator(output, place):
-    """The generator saved in output, as a function from noise to flat images in [-1, 1]."""
-    prefix = generator_prefix(output)
+def executor_generator(prefix, place):
+    """The saved model on paddle's executor and its own kernels, as training runs g_program_test."""
     exe, scope = paddle.static.Executor(place), paddle.static.Scope()
     with paddle.static.scope_guard(scope):
         program, feed_names, fetch_targets = paddle.static.load_inference_model(prefix, exe)
@@ -26,16 +31,83 @@ def load_generator(output, place):
     return draw
 
 
+def inference_generator(prefix, num_threads):
+    """The saved model on Paddle Inference with oneDNN's CPU kernels, where its transposed convolution is
+    exact (inference only, with fixed weights) and works on a whole batch at once. The predictor lives on
+    a thread of its own: it leaves oneDNN settings behind on the thread that runs it (per-thread state),
+    with which oneDNN's training kernels on that thread then crash."""
+    worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+
+    def create():
+        config = paddle.inference.Config(prefix + ".pdmodel", prefix + ".pdiparams")
+        config.disable_gpu()
+        config.enable_mkldnn()
+        config.set_cpu_math_library_num_threads(num_threads)
+        config.disable_glog_info()
+        if hasattr(config, "enable_new_ir"):
+            config.enable_new_ir(False)  # paddle 3.x: the model is a legacy program, as training built it
+        return paddle.inference.create_predictor(config)
+
+    predictor = worker.submit(create).result()
+    noise_handle = predictor.get_input_handle(predictor.get_input_names()[0])
+    image_handle = predictor.get_output_handle(predictor.get_output_names()[0])
+
+    def run(noise):
+        noise_handle.reshape(list(noise.shape))
+        noise_handle.copy_from_cpu(np.ascontiguousarray(noise, dtype="float32"))
+        predictor.run()
+        return image_handle.copy_to_cpu()
+
+    def draw(noise):
+        return worker.submit(run, noise).result()
+    return draw
+
+
+def check_parameters_file(prefix):
+    """Paddle's loaders take a .pdiparams cut short without a word and draw with what is missing; its
+    size must at least hold the values of every parameter the .pdmodel names."""
+    with open(prefix + ".pdmodel", "rb") as f:
+        program = paddle.static.deserialize_program(f.read())
+    tensors = [v for v in program.list_vars()
+               if v.persistable and v.type == paddle.base.core.VarDesc.VarType.LOD_TENSOR]
+    needed = sum(int(np.prod(v.shape)) * np.dtype(convert_dtype(v.dtype)).itemsize for v in tensors)
+    size = os.path.getsize(prefix + ".pdiparams")
+    if size < needed:
+        raise UsageError("{}.pdiparams is cut short: {} bytes where the values of its {} parameters "
+                         "take {}; train again to save a whole one".format(prefix, size, len(tensors),
+                                                                         needed))
+
+
+def load_generator(output, place, onednn=True, num_threads=None):
+    """The generator saved in output, as a function from noise to flat images in [-1, 1]. On a CPU whose
+    paddle has oneDNN (unless onednn is false) it runs on Paddle Inference with oneDNN and num_threads
+    cores (all by default), several times faster; elsewhere on paddle's executor. Both compute the saved
+    model's own ops, to float32 rounding alike (tests/test_drawing.py)."""
+    prefix = generator_prefix(output)
+    try:
+        check_parameters_file(prefix)
+        if onednn and isinstance(place, paddle.CPUPlace) and onednn_available():
+            return inference_generator(prefix, num_threads or default_cpu_threads())
+        return executor_generator(prefix, place)
+    except (OSError, RuntimeError, ValueError) as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        # paddle's own words, "(Kind) what" or "KindError: what", under the Python lines that called it
+        reason = next((line for line in lines if re.match(r"\(\w+\) |\w+Error: ", line)),
+                      lines[0] if lines else repr(e))
+        raise UsageError("cannot load the generator saved at {} ({}); train again to save a whole "
+                         "one".format(prefix, reason[:150]))
+
+
 def draw_digits(output, noise, place):
     """Run the generator saved in output on the noise: flat images in [-1, 1]."""
     return load_generator(output, place)(noise)
 
 
-def generate(output, count, place, noise, plot):
+def generate(output, count, place, noise, plot, onednn=True, num_threads=None):
     """Draw count digits with the generator saved in output, GENERATE_BATCH at a time from noise(n),
     streamed into a .npy file so that memory does not grow with their number; plot(images) draws the
     grid of the first ones."""
-    draw = load_generator(output, place)
+    draw = load_generator(output, place, onednn, num_threads)
     first = draw(noise(min(GENERATE_BATCH, count)))  # its width is the saved model's image size
     shown = []
     npy_path = os.path.join(output, "generated.npy")

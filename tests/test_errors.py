@@ -167,3 +167,17 @@ def test_a_run_refused_for_want_of_cuda_makes_no_output_folder(tiny_mnist, tmp_p
     result = run("--data_dir", tiny_mnist, "--use_gpu", "true", "--output", tmp_path / "out")
     assert_one_line_error(result, "CUDA build")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("onednn", ["true", "false"])
+@pytest.mark.parametrize("damaged", ["generator.pdmodel", "generator.pdiparams"])
+def test_generate_with_a_damaged_saved_generator_gets_one_line(saved_run, tmp_path, run, damaged,
+                                                               onednn):
+    for name in ("generator.pdmodel", "generator.pdiparams"):
+        shutil.copy(saved_run / name, tmp_path / name)
+    with open(tmp_path / damaged, "r+b") as f:
+        f.truncate(os.path.getsize(tmp_path / damaged) // 2)
+    before = fingerprint(tmp_path)
+    result = run("--generate", 5, "--output", tmp_path, "--onednn", onednn)
+    assert_one_line_error(result, str(tmp_path / "generator"), "train again to save a whole one")
+    assert {k: v for k, v in fingerprint(tmp_path).items() if k != ".dc_gan.lock"} == before

@@ -132,8 +132,8 @@ def test_generate_draws_in_batches_streams_them_to_disk_and_shows_the_first_256(
     loaded, plot, save_figure = drawing.load_generator, dc_gan.plot, drawing.save_figure
     batches, shown, titles = [], [], []
 
-    def counting_generator(output, place):
-        draw = loaded(output, place)
+    def counting_generator(*args):
+        draw = loaded(*args)
         return lambda noise: batches.append(len(noise)) or draw(noise)
 
     monkeypatch.setattr(drawing, "load_generator", counting_generator)
