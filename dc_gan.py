@@ -280,10 +280,10 @@ def train(args):
     output_folder.check_output(args.output)
     place = make_place(args.use_gpu)
     checkpoints.check_resume(args.output, args.resume)
-    train_images = data.load_mnist(args.mnist_split, args.data_dir, args.mnist_url)
+    train_images, source = data.load_training_images(args.mnist_split, args.data_dir, args.mnist_url)
     if batches_per_epoch(len(train_images), args.batch_size) == 0:
-        raise UsageError("--batch_size {} is larger than the {} images of the {} split; pass a smaller "
-                         "--batch_size".format(args.batch_size, len(train_images), args.mnist_split))
+        raise UsageError("--batch_size {} is larger than the {} images of {}; pass a smaller "
+                         "--batch_size".format(args.batch_size, len(train_images), source))
 
     with output_folder.claimed(args.output):
         fast = fast_cpu.wanted(args.onednn, args.use_gpu, args.num_threads)
@@ -364,7 +364,8 @@ def parse_args(argv=None):
     flag("--max_batches", type=int, default=None, help="cap the batches of each epoch, for smoke runs "
          "(default: all)")
     flag("--data_dir", default=None, help="read the MNIST IDX files (.gz or raw) from this folder "
-         "instead of paddle's dataset cache")
+         "instead of paddle's dataset cache; a folder without them: train on its images (PNG, JPEG, "
+         "BMP, GIF, sub-folders too), made grey and 28x28")
     flag("--mnist_split", choices=("train", "test"), default="train",
          help="the MNIST split to train on (default %(default)s)")
     flag("--mnist_url", default=data.MNIST_URL,

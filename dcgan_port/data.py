@@ -1,5 +1,6 @@
-"""MNIST as paddle.dataset.mnist reads it: the IDX files from a folder (--data_dir), or downloaded into
-paddle's dataset cache and md5-checked; pixels scaled to [-1, 1]."""
+"""The training images: MNIST as paddle.dataset.mnist reads it (the IDX files from a folder, --data_dir, or
+downloaded into paddle's dataset cache and md5-checked), or a folder of your own images; pixels scaled to
+[-1, 1]."""
 import contextlib
 import gzip
 import io
@@ -8,6 +9,8 @@ import os
 import numpy as np
 import paddle.dataset.common
 import paddle.dataset.mnist
+import PIL.Image
+import PIL.ImageOps
 
 from dcgan_port.errors import UsageError
 
@@ -21,6 +24,9 @@ MNIST_FILES = {
 MNIST_URL = paddle.dataset.mnist.URL_PREFIX
 IDX_IMAGES_MAGIC = 2051
 IDX_LABELS_MAGIC = 2049
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+MAX_FOLDER_IMAGES = 2000000  # 6.3 GB as float32 28x28 rows
+PROGRESS_EVERY = 10000  # images between two progress lines while a folder is read
 
 
 def read_idx(path, magic):
@@ -51,6 +57,71 @@ def find_idx_file(data_dir, stem):
             return os.path.join(data_dir, name)
     raise UsageError("--data_dir {}: {}.gz (or {}) is missing; put the MNIST IDX files there".format(
         data_dir, stem, stem))
+
+
+def idx_files_present(data_dir, split):
+    """Whether the folder holds any of the split's IDX files (.gz or raw): then they are what it means."""
+    return any(os.path.isfile(os.path.join(data_dir, stem + ext))
+               for stem, _ in MNIST_FILES[split] for ext in (".gz", ""))
+
+
+def image_files(data_dir):
+    """The image files in the folder and its sub-folders (a class-per-folder layout), in a fixed order."""
+    found = []
+    for folder, subfolders, names in os.walk(data_dir):
+        subfolders.sort()
+        found += [os.path.join(folder, name) for name in sorted(names)
+                  if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")]
+    return found
+
+
+def grey_pixels(image):
+    """One channel of 0..255 values, as a float image: transparency over black (MNIST's background), 16-bit
+    scaled down, colour weighted as Pillow's "L" mode weighs it."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(np.asarray(image).max()), 1.0)
+        return PIL.Image.fromarray(np.asarray(image, dtype=np.float32) * (255.0 / top), "F")
+    if "A" in image.getbands() or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = PIL.Image.alpha_composite(PIL.Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+    return image.convert("L").convert("F")
+
+
+def read_image(path, side):
+    """The image's first frame, centre-cropped to a square and resampled (Lanczos) to side x side, as a
+    flat row of values in [-1, 1]."""
+    with PIL.Image.open(path) as image:
+        image.seek(0)
+        image.load()
+        square = PIL.ImageOps.fit(grey_pixels(image), (side, side), method=PIL.Image.LANCZOS)
+    return np.clip(np.asarray(square, dtype=np.float32), 0, 255).reshape(-1) / 255.0 * 2.0 - 1.0
+
+
+def load_image_folder(data_dir, paths, side=MNIST_SIDE):
+    """Every image Pillow can read, decoded once into one float32 array; the others skipped, counted and
+    named once."""
+    if len(paths) > MAX_FOLDER_IMAGES:
+        raise UsageError("--data_dir {} holds {} images, more than the {} that fit in memory as 28x28 "
+                         "rows; pass a folder with fewer".format(data_dir, len(paths), MAX_FOLDER_IMAGES))
+    print("--data_dir {}: reading {} image files (no MNIST IDX files there)".format(data_dir, len(paths)),
+          flush=True)
+    images = np.empty((len(paths), side * side), dtype=np.float32)
+    count, skipped = 0, []
+    for number, path in enumerate(paths, 1):
+        try:
+            images[count] = read_image(path, side)
+            count += 1
+        except (OSError, ValueError, SyntaxError) as e:  # what Pillow raises for a file it cannot decode
+            skipped.append((path, e))
+        if number % PROGRESS_EVERY == 0 and number < len(paths):
+            print("read {} of {} images".format(number, len(paths)), flush=True)
+    if count == 0:
+        raise UsageError("--data_dir {}: none of its {} image files could be read ({}: {}); pass a folder "
+                         "of PNG, JPEG, BMP or GIF images".format(data_dir, len(paths), *skipped[0]))
+    if skipped:
+        print("skipped {} of {} image files that could not be read (the first: {}: {})".format(
+            len(skipped), len(paths), *skipped[0]), flush=True)
+    return images[:count]
 
 
 def download_mnist(split, url_prefix):
@@ -86,7 +157,7 @@ def load_mnist(split="train", data_dir=None, url_prefix=MNIST_URL):
     if data_dir is not None:
         if not os.path.isdir(data_dir):
             raise UsageError("--data_dir {} is not a folder; pass the folder that holds the MNIST IDX "
-                             "files".format(data_dir))
+                             "files or your images".format(data_dir))
         image_path, label_path = (find_idx_file(data_dir, stem) for stem, _ in MNIST_FILES[split])
     else:
         image_path, label_path = download_mnist(split, url_prefix)
@@ -98,3 +169,24 @@ def load_mnist(split="train", data_dir=None, url_prefix=MNIST_URL):
                              image_path, images.shape[0], images.shape[1:], label_path,
                              labels.shape[0]))
     return images.reshape(-1, MNIST_SIDE * MNIST_SIDE).astype("float32") / 255.0 * 2.0 - 1.0
+
+
+def load_training_images(split="train", data_dir=None, url_prefix=MNIST_URL):
+    """The images to train on, as float32 rows of 784 pixels in [-1, 1], and what they are: the MNIST
+    split (downloaded, or its IDX files in data_dir, as paddle.dataset.mnist reads them; other digit sets
+    in MNIST's format, such as Fashion-MNIST, alike), or else the image files in data_dir."""
+    if data_dir is None or not os.path.isdir(data_dir) or idx_files_present(data_dir, split):
+        images = load_mnist(split, data_dir, url_prefix)
+        if data_dir is not None:
+            extra = len(image_files(data_dir))
+            print("--data_dir {}: the {} split's IDX files, {} images{}".format(
+                data_dir, split, len(images), "" if not extra else "; its {} image files are not used "
+                "(move the IDX files away to train on them)".format(extra)), flush=True)
+        return images, "the {} split".format(split)
+    paths = image_files(data_dir)
+    if not paths:
+        stem = MNIST_FILES[split][0][0]
+        raise UsageError("--data_dir {}: {}.gz (or {}) is missing, and there is no image file ({}) in it "
+                         "either; put the MNIST IDX files or your images there".format(
+                             data_dir, stem, stem, ", ".join(IMAGE_EXTENSIONS)))
+    return load_image_folder(data_dir, paths), data_dir
