@@ -88,12 +88,13 @@ def grey_pixels(image):
 
 
 def read_image(path, side):
-    """The image's first frame, centre-cropped to a square and resampled (Lanczos) to side x side, as a
-    flat row of values in [-1, 1]."""
+    """The image's first frame, turned upright as its EXIF orientation says (a phone's photographs),
+    centre-cropped to a square and resampled (Lanczos) to side x side, as a flat row of values in [-1, 1]."""
     with PIL.Image.open(path) as image:
         image.seek(0)
         image.load()
-        square = PIL.ImageOps.fit(grey_pixels(image), (side, side), method=PIL.Image.LANCZOS)
+        upright = PIL.ImageOps.exif_transpose(image)
+        square = PIL.ImageOps.fit(grey_pixels(upright), (side, side), method=PIL.Image.LANCZOS)
     return np.clip(np.asarray(square, dtype=np.float32), 0, 255).reshape(-1) / 255.0 * 2.0 - 1.0
 
 

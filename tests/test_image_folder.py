@@ -72,6 +72,17 @@ def test_a_wide_image_is_centre_cropped_before_it_is_resampled(tmp_path):
     np.testing.assert_allclose(images[0], 1.0, atol=1e-6)
 
 
+def test_a_photograph_is_turned_upright_as_its_exif_orientation_says(tmp_path):
+    stored = np.zeros((28, 28), dtype=np.uint8)
+    stored[:, :14] = 255  # white on the left as stored...
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6  # ...in a file whose orientation tag says: turn it 90 degrees clockwise to view
+    PIL.Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=exif, quality=100)
+    images, _ = load_training_images("train", str(tmp_path))
+    pixels = images[0].reshape(28, 28)
+    assert pixels[:12].mean() > 0.9 and pixels[16:].mean() < -0.9  # so the white half is on top
+
+
 def test_idx_files_in_the_folder_keep_their_meaning_and_the_images_are_named_as_unused(
         tiny_mnist, tmp_path, capsys):
     mixed = tmp_path / "mixed"
