@@ -34,8 +34,9 @@ def executor_generator(prefix, place):
 def inference_generator(prefix, num_threads):
     """The saved model on Paddle Inference with oneDNN's CPU kernels, where its transposed convolution is
     exact (inference only, with fixed weights) and works on a whole batch at once. The predictor lives on
-    a thread of its own: it leaves oneDNN settings behind on the thread that runs it (per-thread state),
-    with which oneDNN's training kernels on that thread then crash."""
+    a thread of its own: run on the thread that trains, it left oneDNN state behind there with which the
+    next oneDNN conv2d_grad crashed the process (tests/test_drawing.py); paddle keeps that state (its
+    oneDNN session and cache keys) per thread."""
     worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 
     def create():
