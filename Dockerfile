@@ -23,4 +23,5 @@ USER 1000:1000
 
 # Results, and the MNIST download in paddle's dataset cache, outlive the container.
 VOLUME ["/app/output_dcgan", "/home/gan/.cache/paddle"]
-CMD ["python", "dc_gan.py"]
+# The image is the script: what follows the image name in `docker run` are its flags.
+ENTRYPOINT ["python", "dc_gan.py"]
