@@ -35,12 +35,12 @@ UNREACHABLE = re.compile(r"NewConnectionError|Could not fetch URL|Temporary fail
                          r"resolution|Network is unreachable|Max retries exceeded|ConnectTimeout")
 
 
-def requirements_for(python, platform):
-    """The requirement lines pip would take from requirements.txt on that Python and platform."""
+def requirements_for(python, platform, name="requirements.txt"):
+    """The requirement lines pip would take from the requirements file on that Python and platform."""
     environment = dict(default_environment(), python_version=python,
                        python_full_version=python + ".0", **PLATFORMS[platform])
     selected = []
-    with open(os.path.join(ROOT, "requirements.txt")) as f:
+    with open(os.path.join(ROOT, name)) as f:
         for line in f:
             line = line.split("#", 1)[0].strip()
             if line:
@@ -63,12 +63,12 @@ def test_every_supported_row_selects_one_paddle_with_wheels_for_it(python, platf
         "paddlepaddle==2.6.2" if python != "3.13" else "paddlepaddle==3.3.1")
 
 
-def resolve(python, platform, tmp_path):
+def resolve(python, platform, tmp_path, name="requirements.txt"):
     command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
                "--only-binary=:all:", "--python-version", python, "--platform", platform,
                "--target", str(tmp_path), "--retries", "1", "--timeout", "20"]
-    return subprocess.run(command + requirements_for(python, platform), capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(command + requirements_for(python, platform, name), capture_output=True,
+                          text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +94,22 @@ def test_every_supported_row_resolves_to_wheels_on_the_package_index(package_ind
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     pin = paddle_pin(python, platform).replace("==", "-")
     assert re.search(r"^Would install .*\b{}\b".format(re.escape(pin)), result.stdout, re.M)
+
+
+def test_the_gpu_requirements_are_the_cpu_ones_but_for_paddle():
+    def rest(name):
+        return [r for r in requirements_for("3.11", "manylinux2014_x86_64", name)
+                if not r.startswith("paddlepaddle")]
+    assert rest("requirements-gpu.txt") == rest("requirements.txt")
+    gpu = [r for r in requirements_for("3.11", "manylinux2014_x86_64", "requirements-gpu.txt")
+           if r.startswith("paddlepaddle")]
+    assert gpu == ["paddlepaddle-gpu==2.6.2"]
+
+
+def test_the_gpu_requirements_resolve_to_the_cuda_build_and_never_the_cpu_one(package_index, tmp_path):
+    """Linux x86-64, Python 3.11 (pip fetches the 760 MB wheel to read it)."""
+    result = resolve("3.11", "manylinux2014_x86_64", tmp_path, "requirements-gpu.txt")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    (would_install,) = [line for line in result.stdout.splitlines() if line.startswith("Would install")]
+    assert re.search(r"\bpaddlepaddle-gpu-2\.6\.2\b", would_install)
+    assert not re.search(r"\bpaddlepaddle-\d", would_install)  # the CPU build
