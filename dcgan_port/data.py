@@ -112,7 +112,8 @@ def load_image_folder(data_dir, paths, side=MNIST_SIDE):
         try:
             images[count] = read_image(path, side)
             count += 1
-        except (OSError, ValueError, SyntaxError) as e:  # what Pillow raises for a file it cannot decode
+        # what Pillow raises for a file it cannot decode, or for one too large to be a picture
+        except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as e:
             skipped.append((path, e))
         if number % PROGRESS_EVERY == 0 and number < len(paths):
             print("read {} of {} images".format(number, len(paths)), flush=True)

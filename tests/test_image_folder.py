@@ -118,6 +118,12 @@ def test_a_folder_whose_images_cannot_be_read(tmp_path):
         load_training_images("train", str(tmp_path))
 
 
+def test_an_image_too_large_to_be_a_picture_is_skipped_like_a_broken_one(folder, monkeypatch, capsys):
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 300)  # Pillow refuses twice this: all of them
+    with pytest.raises(UsageError, match="none of its 7 image files could be read"):
+        load_training_images("train", str(folder))
+
+
 def test_a_folder_too_large_for_memory_is_refused_before_reading(folder, monkeypatch):
     monkeypatch.setattr(data, "MAX_FOLDER_IMAGES", 5)
     monkeypatch.setattr(data, "read_image", lambda *a: pytest.fail("read before the count was checked"))
