@@ -73,6 +73,7 @@ class TrainingRun:
             self.film.resume(before=(self.start_epoch, self.start_batch))
         self.total_batches = (flags.epoch - self.start_epoch) * self.num_batches - self.start_batch
         self.done, self.t_time, self.saved_at = 0, 0.0, 0.0  # saved_at: t_time at the last checkpoint
+        self.next_batch, self.started = self.start_batch, None  # of the batch being trained
         self.stop, self.status = None, 0
 
     def epochs(self):
