@@ -308,10 +308,8 @@ def train(args):
                 if batch_id % PLOT_EVERY == 0:
                     generated_images = exe.run(progs.g_program_test, feed={"noise": run.const_n},
                                                fetch_list=[progs.g_img_test])[0]
-                    # str() shows a float32 as numpy does (1.4430926); format() would widen it to a
-                    # Python float's 17 digits first (see README, "Every difference")
                     msg = "Epoch ID={0} Batch ID={1} D-Loss={2} DG-Loss={3}".format(
-                        pass_id, batch_id, str(d_loss_n), str(dg_losses[-1]))
+                        pass_id, batch_id, d_loss_n, dg_losses[-1])
                     print(msg + run.progress(), flush=True)
                     fig = plot(np.concatenate([real_image, generated_images]))
                     plt.title(msg)

@@ -33,8 +33,8 @@ def test_training_prints_the_configuration_then_the_chapters_loss_lines_with_pro
     lines = LOSS_LINE.findall(result.stdout)
     assert [(e, b) for e, b, _, _ in lines] == [("0", "0"), ("1", "0")]  # every 10th batch
     for _, _, d_loss, dg_loss in lines:
-        for value in (d_loss, dg_loss):  # float32 values as numpy shows them: 1.4430926
-            assert np.isfinite(float(value)) and str(np.float32(value)) == value
+        for value in (d_loss, dg_loss):  # as the chapter's format() shows a float32: 1.4430925846099854
+            assert np.isfinite(float(value)) and repr(float(np.float32(value))) == value
 
 
 def test_each_printed_batch_saves_its_real_and_generated_grid(ce_run):
