@@ -5,7 +5,7 @@
     python bench/quality.py --generator output_dcgan           # draw --count digits with a saved generator
 
 A small Paddle CNN is trained (fixed seed) on the first 8,000 digits of the real MNIST test split in
-../shared/data/mnist and cached in bench/.cache; its accuracy on the other 2,000 is printed. Samples are then
+$DCGAN_MNIST_DIR (default ../shared/data/mnist: MNIST's four t10k files) and cached in bench/.cache; its accuracy on the other 2,000 is printed. Samples are then
 scored against those 2,000 held-out digits:
 - FID: the Frechet distance between Gaussian fits of the classifier's penultimate features (128 numbers)
   of the samples and of the held-out digits; lower is closer, real digits score near 0;
@@ -27,7 +27,9 @@ from dcgan_port.data import IDX_LABELS_MAGIC, MNIST_FILES, find_idx_file, load_m
 from dcgan_port.drawing import draw_digits  # noqa: E402
 from dcgan_port.errors import UsageError  # noqa: E402
 
-SHARED_MNIST = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist")
+# the real MNIST test split: DCGAN_MNIST_DIR, or where the port's development machines keep it
+SHARED_MNIST = (os.environ.get("DCGAN_MNIST_DIR")
+                or os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist"))
 CACHE = os.path.join(HERE, ".cache")
 TRAIN_PART = 8000  # digits the classifier learns from; the rest of the split is held out
 SEED = 2024

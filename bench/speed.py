@@ -36,7 +36,9 @@ BATCH = 128
 # Paddle's OpenMP (Intel's) keeps its threads spinning for 200 ms after each parallel region; timing
 # the twin right after a paddle step would charge the twin for them, so each step starts after a pause.
 SETTLE_SECONDS = 0.3
-SHARED_MNIST = os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist")
+# the real MNIST test split: DCGAN_MNIST_DIR, or where the port's development machines keep it
+SHARED_MNIST = (os.environ.get("DCGAN_MNIST_DIR")
+                or os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist"))
 
 
 def layer_macs():

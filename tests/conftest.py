@@ -11,7 +11,9 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-SHARED_MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist")
+# the real MNIST test split (t10k-images-idx3-ubyte.gz and its labels), which is not part of this repository
+SHARED_MNIST = (os.environ.get("DCGAN_MNIST_DIR")
+                or os.path.join(ROOT, "..", "shared", "data", "mnist"))
 
 import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is imported)
 import paddle  # noqa: E402
@@ -58,8 +60,8 @@ def tiny_mnist(tmp_path_factory):
 @pytest.fixture
 def shared_mnist():
     if not os.path.isfile(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
-        pytest.skip("the real MNIST test split is not in ../shared/data/mnist (it is not part of "
-                    "this repository)")
+        pytest.skip("the real MNIST test split is not in {} (it is not part of this repository: "
+                    "set DCGAN_MNIST_DIR to a folder with MNIST's t10k files)".format(SHARED_MNIST))
     return SHARED_MNIST
 
 
