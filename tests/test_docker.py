@@ -51,7 +51,7 @@ def test_the_base_image_carries_the_paddle_version_requirements_pins():
     assert tag.split("-")[0] == pin
     assert instructions("FROM") == ["paddlepaddle/paddle:${PADDLE_TAG}"]
     # the GPU tag the README builds with is the same version
-    gpu_tags = re.findall(r"--build-arg PADDLE_TAG=(\S+)", read("README.md"))
+    gpu_tags = re.findall(r"--build-arg PADDLE_TAG=(\S+)", read("README.md") + read("README.cn.md"))
     assert gpu_tags and all(t.startswith(pin + "-gpu-") for t in gpu_tags)
 
 
@@ -108,9 +108,10 @@ def test_the_dockerignore_reader_follows_dockers_rules():
     assert not in_build_context(".venv/bin/python")
 
 
-def test_the_image_runs_the_script_and_takes_its_flags_after_the_image_name_as_the_readme_says():
+@pytest.mark.parametrize("readme_name", ["README.md", "README.cn.md"])
+def test_the_image_runs_the_script_and_takes_its_flags_after_the_image_name_as_the_readme_says(readme_name):
     assert entrypoint() == "python dc_gan.py" and instructions("CMD") == []
-    readme = read("README.md")
+    readme = read(readme_name)
     assert "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && " \
            ".venv/bin/python dc_gan.py" in readme
     runs = [line.strip() for line in readme.splitlines() if line.strip().startswith("docker run")]
