@@ -15,14 +15,25 @@ BACKGROUND = (255, 255, 255)
 CAPTION_HEIGHT = 24
 
 
+def longest_run(flags):
+    """Start and end (exclusive) of the longest run of True in a 1-D boolean array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(int), [0]])))
+    starts, ends = edges[::2], edges[1::2]
+    longest = np.argmax(ends - starts)
+    return starts[longest], ends[longest]
+
+
 def generated_half(grid_png):
     """The last 8 of the grid's 16 rows, the digits G drew, without the title and the white margins."""
     with Image.open(grid_png) as picture:
         rgb = picture.convert("RGB")
     pixels = np.asarray(rgb.convert("L"))
-    rows = np.flatnonzero(pixels.mean(axis=1) < 128)  # the grid is dark, title and margins are white
-    cols = np.flatnonzero(pixels.mean(axis=0) < 128)
-    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    inked = pixels < 250
+    # the real digits' black tiles make the top half the longest inked run of rows (the title's is
+    # shorter); G's half can be light or a fine checkerboard, so the grid ends at the last inked row
+    top, _ = longest_run(inked.mean(axis=1) > 0.5)
+    bottom = np.flatnonzero(inked.mean(axis=1) > 0.2)[-1] + 1
+    left, right = longest_run(inked.mean(axis=0) > 0.5)
     return rgb.crop((left, top + (bottom - top) // 2, right, bottom))
 
 
