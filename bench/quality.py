@@ -4,9 +4,9 @@
     python bench/quality.py output_dcgan/generated.npy         # digits written by dc_gan.py --generate
     python bench/quality.py --generator output_dcgan           # draw --count digits with a saved generator
 
-A small Paddle CNN is trained (fixed seed) on the first 8,000 digits of the real MNIST test split in
-$DCGAN_MNIST_DIR (default ../shared/data/mnist: MNIST's four t10k files) and cached in bench/.cache; its accuracy on the other 2,000 is printed. Samples are then
-scored against those 2,000 held-out digits:
+A small Paddle CNN is trained (fixed seed) on the first 8,000 digits of the real MNIST test split (MNIST's
+t10k files) in $DCGAN_MNIST_DIR, by default ../shared/data/mnist, and cached in bench/.cache; its accuracy on
+the other 2,000 is printed. Samples are then scored against those 2,000 held-out digits:
 - FID: the Frechet distance between Gaussian fits of the classifier's penultimate features (128 numbers)
   of the samples and of the held-out digits; lower is closer, real digits score near 0;
 - confident: the share of samples the classifier puts in one class with probability above 0.9;

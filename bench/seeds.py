@@ -3,7 +3,7 @@
     pip install -r bench/requirements.txt
     python bench/seeds.py --runs 3 --variant default --variant raw_logits --variant twin [--epoch 8]
 
-Each run trains from scratch, shuffled, on the real MNIST test split (bench/quality.py's SHARED_MNIST, 10,000 digits,
+Each run trains from scratch, shuffled, on the real MNIST test split (quality.SHARED_MNIST: 10,000 digits,
 78 batches of 128 an epoch: 8 epochs are 624 iterations), as `python dc_gan.py --data_dir ... --mnist_split
 test --epoch 8` would, in bench/.cache/seeds/VARIANT-RUN (its grids, losses.png and log stay there). The
 twin (bench/torch_twin.py) runs the same schedule on the same data. Every run's generator then draws 5,000

@@ -50,7 +50,10 @@ def figure(run, grid_names):
     height = CAPTION_HEIGHT + max(h.height for h in halves) + 10 + losses.height
     canvas = Image.new("RGB", (max(width, losses.width), height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=16) if hasattr(ImageFont, "FreeTypeFont") else None
+    try:
+        font = ImageFont.load_default(size=16)
+    except TypeError:  # Pillow before 10.1 has one bitmap size
+        font = ImageFont.load_default()
     x = 0
     for name, half in zip(grid_names, halves):
         draw.text((x + 4, 2), caption(name), fill=(0, 0, 0), font=font)

@@ -17,8 +17,7 @@ def read(name):
 
 def commands(text):
     """The indented command lines, without their trailing comments."""
-    return [line.split("  #")[0].strip() for line in text.splitlines() if line.startswith("    ")
-            and not line.strip().startswith("|")]
+    return [line.split("  #")[0].strip() for line in text.splitlines() if line.startswith("    ")]
 
 
 def github_anchor(heading):
