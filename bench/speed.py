@@ -29,6 +29,7 @@ from paddle.profiler.profiler_statistic import StatisticData  # noqa: E402  (wha
 import torch  # noqa: E402
 
 import torch_twin  # noqa: E402
+from quality import SHARED_MNIST  # noqa: E402
 from dcgan_port import fast_cpu  # noqa: E402
 from dcgan_port.data import load_mnist  # noqa: E402
 
@@ -36,9 +37,6 @@ BATCH = 128
 # Paddle's OpenMP (Intel's) keeps its threads spinning for 200 ms after each parallel region; timing
 # the twin right after a paddle step would charge the twin for them, so each step starts after a pause.
 SETTLE_SECONDS = 0.3
-# the real MNIST test split: DCGAN_MNIST_DIR, or where the port's development machines keep it
-SHARED_MNIST = (os.environ.get("DCGAN_MNIST_DIR")
-                or os.path.join(os.path.dirname(HERE), "..", "shared", "data", "mnist"))
 
 
 def layer_macs():

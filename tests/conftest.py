@@ -21,6 +21,13 @@ from dcgan_port.data import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC  # noqa: E402
 
 paddle.enable_static()  # the chapter's programs are static graphs, as dc_gan.main() makes them
 
+
+def read(name):
+    """A text file of the project, by its path from the checkout's root."""
+    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+        return f.read()
+
+
 TINY_COUNT = 100  # three full batches of 32 and a short one that the loop must skip
 TINY_BATCH = 32
 

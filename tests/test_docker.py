@@ -8,12 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-
-
-def read(name):
-    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
-        return f.read()
+from conftest import ROOT, read
 
 
 def instructions(keyword):

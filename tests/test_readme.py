@@ -4,15 +4,10 @@ import re
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, read
 
 READMES = ("README.md", "README.cn.md")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-
-
-def read(name):
-    with open(os.path.join(ROOT, name), encoding="utf-8") as f:
-        return f.read()
 
 
 def commands(text):
@@ -65,9 +60,9 @@ def test_the_pictures_are_small_files_under_docs_made_by_a_script_of_the_project
     text = read(name)
     pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert pictures
+    one_line = text.replace("\n", " ")
     for picture in pictures:
         assert picture.startswith("docs/") and os.path.getsize(os.path.join(ROOT, picture)) <= 300 * 1024
         # the command that made it is given beside it, and its script exists
-        one_line = text.replace("\n", " ")
         made_by = re.search(r"python (docs/\S+\.py) .*--out {}".format(re.escape(picture)), one_line)
         assert made_by and os.path.isfile(os.path.join(ROOT, made_by.group(1)))
