@@ -1,8 +1,11 @@
 # The chapter's DCGAN in PaddlePaddle's official image. CPU by default; for a CUDA GPU:
 #   docker build --build-arg PADDLE_TAG=2.6.2-gpu-cuda12.0-cudnn8.9-trt8.6 -t dcgan-gpu .
 # PADDLE_TAG starts with the paddlepaddle version requirements.txt pins (tests/test_docker.py checks it).
+# PADDLE_IMAGE: another image of that name and tag scheme, such as the stand-in the tests build where
+# Docker Hub cannot be reached (tests/image/make_standin_base.sh).
+ARG PADDLE_IMAGE=paddlepaddle/paddle
 ARG PADDLE_TAG=2.6.2
-FROM paddlepaddle/paddle:${PADDLE_TAG}
+FROM ${PADDLE_IMAGE}:${PADDLE_TAG}
 
 # The base image brings paddlepaddle (or paddlepaddle-gpu): install only the rest of requirements.txt,
 # so a CPU build of paddle never lands beside the GPU one.
