@@ -36,14 +36,18 @@ UNREACHABLE = re.compile(r"NewConnectionError|Could not fetch URL|Temporary fail
 
 
 def requirements_for(python, platform, name="requirements.txt"):
-    """The requirement lines pip would take from the requirements file on that Python and platform."""
+    """The requirement lines pip would take from the requirements file on that Python and platform,
+    those of the files it includes with -r among them."""
     environment = dict(default_environment(), python_version=python,
                        python_full_version=python + ".0", **PLATFORMS[platform])
     selected = []
     with open(os.path.join(ROOT, name)) as f:
         for line in f:
             line = line.split("#", 1)[0].strip()
-            if line:
+            if line.startswith("-r"):  # another file's lines, its path from this file's folder
+                included = os.path.normpath(os.path.join(os.path.dirname(name), line[2:].strip()))
+                selected.extend(requirements_for(python, platform, included))
+            elif line:
                 requirement = Requirement(line)
                 if requirement.marker is None or requirement.marker.evaluate(environment):
                     requirement.marker = None
@@ -113,3 +117,22 @@ def test_the_gpu_requirements_resolve_to_the_cuda_build_and_never_the_cpu_one(pa
     (would_install,) = [line for line in result.stdout.splitlines() if line.startswith("Would install")]
     assert re.search(r"\bpaddlepaddle-gpu-2\.6\.2\b", would_install)
     assert not re.search(r"\bpaddlepaddle-\d", would_install)  # the CPU build
+
+
+NOTEBOOK_PACKAGES = ["notebook", "ipykernel"]  # Jupyter's page and server, and the kernel
+
+
+@pytest.mark.parametrize("python, platform", SUPPORTED)
+def test_the_notebook_requirements_are_the_cpu_ones_and_jupyter(python, platform):
+    assert requirements_for(python, platform, "requirements-notebook.txt") == (
+        requirements_for(python, platform) + NOTEBOOK_PACKAGES)
+
+
+@pytest.mark.parametrize("python, platform", SUPPORTED)
+def test_the_notebook_requirements_resolve_to_wheels_on_every_supported_row(package_index, python,
+                                                                            platform, tmp_path):
+    result = resolve(python, platform, tmp_path, "requirements-notebook.txt")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    (would_install,) = [line for line in result.stdout.splitlines() if line.startswith("Would install")]
+    for package in [paddle_pin(python, platform).replace("==", "-")] + NOTEBOOK_PACKAGES:
+        assert re.search(r"\b{}\b".format(re.escape(package)), would_install), package
