@@ -12,23 +12,24 @@ package dcgan_port beside this file, one module per concern.
 """
 import functools
 import sys
+import time
 from typing import NamedTuple
 
-import dcgan_port  # noqa: F401  (first: it tells paddle 3.x to build the chapter's legacy static programs)
-import matplotlib
+import dcgan_port  # noqa: F401  (first: it readies paddle 3.x and matplotlib for the chapter's code)
+import matplotlib.pyplot as plt
+import numpy as np
+import PIL.Image
+import six
+import paddle
 
-matplotlib.use("agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import PIL.Image  # noqa: E402
-import six  # noqa: E402
-import paddle  # noqa: E402
-
-from dcgan_port import checkpoints, data, drawing, fast_cpu, output_folder  # noqa: E402
-from dcgan_port.command_line import BOOLEAN, OneLineParser, print_arguments  # noqa: E402
-from dcgan_port.errors import UsageError  # noqa: E402
-from dcgan_port.pictures import image_grid  # noqa: E402
-from dcgan_port.training_run import TrainingRun, batches_per_epoch  # noqa: E402
+from dcgan_port import checkpoints, data, drawing, fast_cpu, limits, output_folder, settings as run_settings
+from dcgan_port.book_weights import set_book_initial_values
+from dcgan_port.command_line import BOOLEAN, OneLineParser, print_arguments
+from dcgan_port.errors import UsageError
+from dcgan_port.pictures import grid_path, image_grid
+from dcgan_port.run_folder import RunFolder
+from dcgan_port.stopping import StopRequests, Stopped
+from dcgan_port.training_run import TrainingRun, batches_per_epoch
 
 # ---------------------------------------------------------------------------------------------------
 # Configuration: the chapter's hyper-parameters and defaults
@@ -68,13 +69,13 @@ def plot(gen_data):
 
 
 def display_image(epoch_no, batch_id, output=output):
-    return PIL.Image.open("{}/{:04d}_{:04d}.png".format(output, epoch_no, batch_id))
+    return PIL.Image.open(grid_path(output, epoch_no, batch_id))
 
 
 # ---------------------------------------------------------------------------------------------------
 # Networks: the chapter's layer helpers, the discriminator D and the generator G
 # ---------------------------------------------------------------------------------------------------
-def bn(x, name=None, act="relu"):
+def bn(x, name, act="relu"):
     return paddle.static.nn.batch_norm(
         x,
         param_attr=name + "1",
@@ -85,7 +86,7 @@ def bn(x, name=None, act="relu"):
         act=act)
 
 
-def conv(x, num_filters, name=None, act=None, use_cudnn=use_cudnn):
+def conv(x, num_filters, name, act=None, use_cudnn=use_cudnn):
     """fluid.nets.simple_img_conv_pool: 5x5 convolution with its activation, then 2x2 max-pool."""
     x = paddle.static.nn.conv2d(
         x,
@@ -100,12 +101,12 @@ def conv(x, num_filters, name=None, act=None, use_cudnn=use_cudnn):
     return x
 
 
-def fc(x, num_filters, name=None, act=None):
+def fc(x, num_filters, name, act=None):
     return paddle.static.nn.fc(
         x, size=num_filters, activation=act, weight_attr=name + "w", bias_attr=name + "b")
 
 
-def deconv(x, num_filters, name=None, filter_size=5, stride=2, dilation=1, padding=2,
+def deconv(x, num_filters, name, filter_size=5, stride=2, dilation=1, padding=2,
            output_size=None, act=None, use_cudnn=use_cudnn):
     return paddle.static.nn.conv2d_transpose(
         x,
@@ -170,7 +171,7 @@ class Programs(NamedTuple):
     dg_loss: paddle.static.Variable
 
 
-def build_programs(raw_logits=False, seed=None, fast=False, use_cudnn=use_cudnn):
+def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cudnn):
     """Build the chapter's programs. D's parameters are shared by name between d_program and dg_program.
     The D step updates D's parameters and batch-norm statistics; the G step updates G's parameters, and,
     since D runs in training mode inside dg_program as in the chapter, G's and D's batch-norm statistics.
@@ -271,74 +272,96 @@ def train_batch(exe, progs, real_image):
     return d_loss_n, dg_losses
 
 
-def train(args):
-    if args.enable_ce:
+def train(settings, stop):
+    """The chapter's training loop, whose work is saved in settings.output (dcgan_port.run_folder). stop:
+    the run's StopRequests; a request ends the run after its batch, everything saved."""
+    if settings.enable_ce:
         np.random.seed(CE_NUMPY_SEED)
-        if args.use_gpu:
+        if settings.use_gpu:
             paddle.set_flags({"FLAGS_cudnn_deterministic": True})
     # every input is checked before the output folder is touched
-    output_folder.check_output(args.output)
-    place = make_place(args.use_gpu)
-    checkpoints.check_resume(args.output, args.resume)
-    train_images, source = data.load_training_images(args.mnist_split, args.data_dir, args.mnist_url)
-    if batches_per_epoch(len(train_images), args.batch_size) == 0:
+    output_folder.check_output(settings.output)
+    limits.check_training(settings)  # threads, memory for the batch, output names taken by folders
+    place = make_place(settings.use_gpu)
+    checkpoints.check_resume(settings.output, settings.resume)
+    train_images, source = data.load_training_images(settings.mnist_split, settings.data_dir,
+                                                     settings.mnist_url, output=settings.output)
+    if batches_per_epoch(len(train_images), settings.batch_size) == 0:
         raise UsageError("--batch_size {} is larger than the {} images of {}; pass a smaller "
-                         "--batch_size".format(args.batch_size, len(train_images), source))
+                         "--batch_size".format(settings.batch_size, len(train_images), source))
 
-    with output_folder.claimed(args.output):
-        fast = fast_cpu.wanted(args.onednn, args.use_gpu, args.num_threads)
-        progs = build_programs(args.raw_logits, CE_PROGRAM_SEED if args.enable_ce else None, fast,
-                               args.use_cudnn)
-        if not args.use_gpu:
-            fast_cpu.set_cpu_threads(args.num_threads)
+    with output_folder.claimed(settings.output):
+        fast = fast_cpu.wanted(settings.onednn, settings.use_gpu, settings.num_threads)
+        progs = build_programs(raw_logits=settings.raw_logits, fast=fast, use_cudnn=settings.use_cudnn,
+                               seed=CE_PROGRAM_SEED if settings.enable_ce else None)
         if fast:
             fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
         exe = paddle.static.Executor(place)
         exe.run(progs.startup)
+        if settings.enable_ce:  # the Book's initial weights: paddle 1.8's initialisers for seed 90
+            set_book_initial_values(place, progs.d_program, progs.dg_program)
 
-        const_n = uniform_noise(args.batch_size)
-        run = TrainingRun(args, exe, place, (progs.d_program, progs.dg_program),
-                          (progs.g_program_test, progs.noise, progs.g_img_test), train_images, const_n,
-                          NUM_TRAIN_TIMES_OF_DG)
-        for pass_id in run.epochs():
-            for batch_id, real_image in run.batches(pass_id):
-                d_loss_n, dg_losses = train_batch(exe, progs, real_image)
-                run.record(d_loss_n, dg_losses)
+        const_n = uniform_noise(settings.batch_size)
+        run = TrainingRun(settings, train_images, const_n)
+        folder = RunFolder(settings, exe, progs)
+        if settings.resume:
+            checkpoints.resume(run, folder, progs, place)
 
-                if batch_id % PLOT_EVERY == 0:
-                    generated_images = exe.run(progs.g_program_test, feed={"noise": run.const_n},
-                                               fetch_list=[progs.g_img_test])[0]
-                    msg = "Epoch ID={0} Batch ID={1} D-Loss={2} DG-Loss={3}".format(
-                        pass_id, batch_id, d_loss_n, dg_losses[-1])
-                    print(msg + run.progress(), flush=True)
-                    fig = plot(np.concatenate([real_image, generated_images]))
-                    plt.title(msg)
-                    run.save_pictures(fig, generated_images, pass_id, batch_id)
-        return run.finish()
+        with stop.finish_batch_first():
+            for pass_id in run.epochs():
+                for batch_id in run.batches(pass_id):
+                    s_time = time.time()
+                    real_image = run.real_image(batch_id)
+                    d_loss_n, dg_losses = train_batch(exe, progs, real_image)
+                    run.record(pass_id, batch_id, d_loss_n, dg_losses, time.time() - s_time)
+
+                    if batch_id % PLOT_EVERY == 0:
+                        generated_images = exe.run(progs.g_program_test, feed={"noise": run.const_n},
+                                                   fetch_list=[progs.g_img_test])[0]
+                        msg = "Epoch ID={0} Batch ID={1} D-Loss={2} DG-Loss={3}".format(
+                            pass_id, batch_id, d_loss_n, dg_losses[-1])
+                        print(msg + run.progress(), flush=True)
+                        fig = plot(np.concatenate([real_image, generated_images]))
+                        plt.title(msg)
+                        folder.save_grid(fig, generated_images, pass_id, batch_id)
+
+                    if stop.requested:
+                        folder.save(run)
+                        return stop.stop_line(settings.output)
+                    if run.checkpoint_due():
+                        folder.save_on_time(run)
+                folder.save(run)  # each epoch ends with a checkpoint
+
+        if run.done == 0:
+            folder.complete(run)
+        elif settings.enable_ce:
+            print(run.kpi_lines())
+        print(run.finish_line())
+        return 0
 
 
-def generate(args):
-    """Draw args.generate digits with the generator saved in args.output."""
-    checkpoints.generator_prefix(args.output)  # there is one to draw with, before touching the folder
-    place = make_place(args.use_gpu)
-    with output_folder.claimed(args.output, create=False):
-        if not args.use_gpu:
-            fast_cpu.set_cpu_threads(args.num_threads)
-        return drawing.generate(args.output, args.generate, place, uniform_noise, plot, args.onednn,
-                                args.num_threads)
+def generate(settings):
+    """Draw settings.generate digits with the generator saved in settings.output."""
+    checkpoints.generator_prefix(settings.output)  # there is one to draw with, before touching the folder
+    limits.check_drawing(settings)  # threads, the disk space for the digits, names taken by folders
+    place = make_place(settings.use_gpu)
+    with output_folder.claimed(settings.output, create=False):
+        return drawing.generate(settings, place, make_noise=uniform_noise, plot=plot)
 
 
 # ---------------------------------------------------------------------------------------------------
 # Flags and entry point
 # ---------------------------------------------------------------------------------------------------
 def parse_args(argv=None):
+    """The flags as one frozen Settings (dcgan_port.settings)."""
     parser = OneLineParser(
         prog="dc_gan.py",
         description="Train the PaddlePaddle Book's DCGAN on MNIST (chapter 09.gan), or draw digits "
                     "with a trained generator.")
     flag = parser.add_argument
     flag("--batch_size", type=int, default=batch_size, help="minibatch size (default %(default)s)")
-    flag("--epoch", type=int, default=epoch, help="epochs to train (default %(default)s)")
+    flag("--epoch", type=int, default=epoch, help="epochs to train (default %(default)s); with "
+         "--resume, the new total (default: the run's own)")
     flag("--output", default=output,
          help="folder for pictures, model and checkpoint (default %(default)s)")
     flag("--use_gpu", default=use_gpu, help="train on CUDAPlace(0) (default false)", **BOOLEAN)
@@ -348,8 +371,8 @@ def parse_args(argv=None):
          "the Book's code did (default true); false builds the chapter text's programs", **BOOLEAN)
     flag("--raw_logits", default=False, help="D returns raw logits instead of the chapter's sigmoid "
          "output, which the loss squashes a second time (default false)", **BOOLEAN)
-    flag("--resume", default=False, help="continue from OUTPUT/checkpoint.npz (default false)",
-         **BOOLEAN)
+    flag("--resume", default=False, help="continue the run in OUTPUT from its checkpoint.npz, with "
+         "the settings it was started with (default false)", **BOOLEAN)
     flag("--num_threads", type=int, default=fast_cpu.default_cpu_threads(),
          help="CPU threads for paddle's math (default: all %(default)s cores here)")
     flag("--onednn", default=True, help="on a CPU, train on the fast path: oneDNN's kernels, the "
@@ -358,7 +381,7 @@ def parse_args(argv=None):
          "(default true); false: the chapter's ops on paddle's own kernels", **BOOLEAN)
     flag("--save_every_minutes", type=float, default=10, metavar="M",
          help="also save the checkpoint every M minutes of training, mid-epoch, so that a crash loses "
-         "at most that much (default %(default)s; 0: only at epoch ends and on Ctrl-C)")
+         "at most that much (default %(default)s; 0: only at epoch ends and when stopped)")
     flag("--max_batches", type=int, default=None, help="cap the batches of each epoch, for smoke runs "
          "(default: all)")
     flag("--data_dir", default=None, help="read the MNIST IDX files (.gz or raw) from this folder "
@@ -370,20 +393,30 @@ def parse_args(argv=None):
          help="where to download MNIST from when it is not cached (default %(default)s)")
     flag("--generate", type=int, default=None, metavar="N", help="do not train: draw N digits with "
          "OUTPUT/generator.* into OUTPUT/generated.png and OUTPUT/generated.npy")
-    return parser.check(parser.parse_args(argv),
-                        positive=("batch_size", "epoch", "max_batches", "generate", "num_threads"),
-                        minutes=("save_every_minutes",))
+    return parser.parse_settings(argv, positive=("batch_size", "epoch", "max_batches", "generate",
+                                                 "num_threads"),
+                                 minutes=("save_every_minutes",))
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    print_arguments(args)
-    paddle.enable_static()
-    try:
-        return generate(args) if args.generate is not None else train(args)
-    except UsageError as e:
-        print("dc_gan.py: error: {}".format(e), file=sys.stderr)
-        return 2
+    """Train, or draw with --generate; a bad input or a stop ends it in one line, with its status."""
+    with StopRequests() as stop:
+        try:
+            settings = parse_args(argv)
+            if settings.resume and settings.generate is None:
+                settings = checkpoints.resumed_settings(settings)
+            print_arguments(settings)
+            paddle.enable_static()
+            limits.check_threads(settings.num_threads)  # before paddle is told: 2**40 breaks its binding
+            if not settings.use_gpu:
+                fast_cpu.set_cpu_threads(settings.num_threads)
+            return generate(settings) if settings.generate is not None else train(settings, stop)
+        except UsageError as e:
+            print("dc_gan.py: error: {}".format(e), file=sys.stderr)
+            return 2
+        except Stopped as e:
+            print("dc_gan.py: {}".format(e), file=sys.stderr)
+            return e.status
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ def saved_generator(folder):
         progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED)
         exe = paddle.static.Executor(paddle.CPUPlace())
         exe.run(progs.startup)
-        checkpoints.save_generator(folder, exe, progs.g_program_test, progs.noise, progs.g_img_test)
+        checkpoints.save_generator(folder, exe, progs)
 
 
 def twin_generator(threads):

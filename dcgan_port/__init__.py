@@ -7,15 +7,34 @@ of them imports dc_gan: the chapter's constants reach them as arguments.
     checkpoints     saving and resuming training; the saved generator
     pictures        the picture grid, saved figures, the loss curve
     film            progress.gif: G's drawings of the fixed noise as a film
-    training_run    what goes around the chapter's loop: resume, Ctrl-C, checkpoints, progress, KPIs
+    settings        the flags as one frozen object; a resumed run's own, from its checkpoint
+    training_run    where the chapter's loop stands: order, position, losses, time, progress, KPIs
+    run_folder      what training writes: grids, the film, checkpoint, generator, loss curve
+    stopping        Ctrl-C, SIGTERM, SIGHUP and a closed stdout: finish the batch, save, exit
     drawing         --generate: digits drawn by a saved generator
     command_line    the flags' words and errors, the printed configuration
     errors          the one-line error
+    limits          sizes that cannot work (memory, disk, cores), refused before the work
+    caches          paddle's dataset cache and matplotlib's folders where ~/.cache cannot be written
 
-Importing the package first tells paddle what it must know before it loads (below).
+Importing the package first tells paddle and matplotlib what they must know before they load (below).
 """
 import os
+import sys
 import warnings
+
+from dcgan_port import stopping
+
+if os.path.basename(getattr(sys.modules["__main__"], "__file__", "") or "") == "dc_gan.py":
+    stopping.stop_at_once_while_starting()  # until dc_gan.main() takes the signals over
+
+from dcgan_port import caches
+
+# matplotlib needs writable folders of its own, which a read-only ~ lacks (dcgan_port.caches)
+caches.give_matplotlib_a_writable_folder()
+import matplotlib  # noqa: E402
+
+matplotlib.use("agg")  # pictures are written to files, on machines without a screen too
 
 # Paddle 3.x builds programs in its new IR by default, where the legacy static layers the chapter uses
 # (conv2d, batch_norm, ...) are not supported. It must be off before paddle is imported.
@@ -26,3 +45,7 @@ os.environ.setdefault("GLOG_minloglevel", "1")  # keep the executor's INFO chatt
 # layers are deprecated there in favour of dynamic-graph ones: this port keeps them on purpose.
 warnings.filterwarnings("ignore", message="No ccache found")
 warnings.filterwarnings("ignore", message=r'(?s).*API "paddle\.static\.nn\.')
+
+# `import paddle` makes ~/.cache/paddle/dataset and fails where it cannot (a read-only container, a ~/.cache
+# owned by root): the cache then lives in a folder that can be written, if any (dcgan_port.caches).
+caches.import_paddle_with_a_writable_cache()

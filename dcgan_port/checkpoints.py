@@ -4,14 +4,16 @@ import os
 import numpy as np
 import paddle
 
+from dcgan_port import output_folder, settings as run_settings
 from dcgan_port.errors import UsageError
-from dcgan_port.output_folder import atomic_write, save_failed, temporary_path
+from dcgan_port.output_folder import atomic_write, replaced_whole, save_failed, temporary_path
 
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
-RESUME_FLAGS = ("batch_size", "raw_logits", "enable_ce", "mnist_split")  # a resume must repeat them
-CHECKPOINT_STATE_KEYS = tuple(["rng/" + str(i) for i in range(5)] + ["state/" + k for k in (
-    "epoch", "batch", "order", "const_n", "d_losses", "dg_losses") + RESUME_FLAGS])
+LOOP_STATE = ("epoch", "batch", "order", "const_n", "d_losses", "dg_losses")  # saved as state/NAME
+RNG_PARTS = 5  # numpy's legacy RNG state, saved as rng/0 .. rng/4
+# Checkpoints before the run's settings were recorded (as settings/NAME) kept these four as state/NAME.
+EARLIER_RECORD = ("batch_size", "raw_logits", "enable_ce", "mnist_split")
 
 
 def checkpoint_path(output):
@@ -38,72 +40,105 @@ def persistable_names(*programs):
                    if v.persistable and v.type not in kinds})
 
 
-def save_checkpoint(path, programs, state):
-    """Every persistable of the programs, numpy's RNG and the loop's state, in one file written whole."""
+def rng_arrays():
+    return {"rng/" + str(i): np.asarray(v) for i, v in enumerate(np.random.get_state())}
+
+
+def restore_rng(arrays):
+    name, keys, pos, has_gauss, cached = (arrays["rng/" + str(i)] for i in range(RNG_PARTS))
+    np.random.set_state((str(name), keys, int(pos), int(has_gauss), float(cached)))
+
+
+def save_checkpoint(path, programs, loop_state, record):
+    """Every persistable of the programs, numpy's RNG, the loop's state and the run's recorded settings,
+    in one file written whole."""
     scope = paddle.static.global_scope()
     arrays = {"var/" + name: np.array(scope.find_var(name).get_tensor())
               for name in persistable_names(*programs)}
-    rng = np.random.get_state()
-    arrays.update({"rng/" + str(i): np.asarray(v) for i, v in enumerate(rng)})
-    arrays.update({"state/" + k: np.asarray(v) for k, v in state.items()})
+    arrays.update(rng_arrays())
+    arrays.update({"state/" + k: np.asarray(v) for k, v in loop_state.items()})
+    arrays.update({"settings/" + k: np.asarray(v) for k, v in record.items()})
     atomic_write(path, lambda f: np.savez(f, **arrays), size=sum(a.nbytes for a in arrays.values()))
 
 
+def unreadable(path, why):
+    return UsageError("checkpoint {} {}; delete it and train without --resume".format(path, why))
+
+
+def read_record(path):
+    """The run's settings as its checkpoint recorded them (fewer for an earlier version's), read without
+    loading the network."""
+    try:
+        with np.load(path) as ckpt:
+            record = {k[len("settings/"):]: ckpt[k].item() for k in ckpt.files
+                      if k.startswith("settings/")}
+            if not record:
+                record = {k: ckpt["state/" + k].item() for k in EARLIER_RECORD if "state/" + k in ckpt}
+    except Exception as e:
+        raise unreadable(path, "is unreadable ({})".format(e))
+    return record
+
+
 def load_checkpoint(path, programs, place):
-    """Restore every persistable and numpy's RNG; return the loop's state."""
+    """Restore every persistable and numpy's RNG; return the loop's state (with data_fingerprint where
+    the checkpoint recorded one)."""
     try:
         with np.load(path) as ckpt:
             arrays = {k: ckpt[k] for k in ckpt.files}
     except Exception as e:
-        raise UsageError("checkpoint {} is unreadable ({}); delete it and train without "
-                         "--resume".format(path, e))
-    missing = [k for k in CHECKPOINT_STATE_KEYS if k not in arrays]
+        raise unreadable(path, "is unreadable ({})".format(e))
+    required = ["rng/" + str(i) for i in range(RNG_PARTS)] + ["state/" + k for k in LOOP_STATE]
+    missing = [k for k in required if k not in arrays]
     if missing:
-        raise UsageError("checkpoint {} lacks {}; delete it and train without --resume".format(
-            path, ", ".join(missing)))
+        raise unreadable(path, "lacks {}".format(", ".join(missing)))
     scope = paddle.static.global_scope()
     for name in persistable_names(*programs):
         tensor = scope.find_var(name).get_tensor()
         value = arrays.get("var/" + name)
         if value is None or tuple(value.shape) != tuple(tensor.shape()):
-            raise UsageError("checkpoint {} does not match this network ({}); delete it and train "
-                             "without --resume".format(path, name))
+            raise unreadable(path, "does not match this network ({})".format(name))
         tensor.set(value, place)
-    rng = [arrays["rng/" + str(i)] for i in range(5)]
-    np.random.set_state((str(rng[0]), rng[1], int(rng[2]), int(rng[3]), float(rng[4])))
+    restore_rng(arrays)
     return {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
 
 
-def resume_state(path, programs, place, flags, num_images):
-    """Load the checkpoint into the scope, after checking it was trained with the same flags and as many
-    images; return its loop state."""
-    state = load_checkpoint(path, programs, place)
-    for flag in RESUME_FLAGS:
-        if state[flag].item() != getattr(flags, flag):
-            raise UsageError("--resume: the checkpoint was trained with --{} {}; pass the same "
-                             "value".format(flag, str(state[flag].item()).lower()))
-    if len(state["order"]) != num_images:
-        raise UsageError("--resume: the checkpoint was trained on {} images, this data has {}; pass "
-                         "the same data".format(len(state["order"]), num_images))
-    print("resuming from {} at epoch {} batch {}".format(path, int(state["epoch"]),
+def resumed_settings(settings):
+    """The settings of the run in settings.output, as its checkpoint recorded them (dcgan_port.settings);
+    what an earlier version's checkpoint did not record comes from the flags, as it did then."""
+    output_folder.check_output(settings.output)
+    check_resume(settings.output, True)
+    saved = run_settings.from_record(read_record(checkpoint_path(settings.output)))
+    unrecorded = [name for name in run_settings.RUN_SETTINGS if name not in saved]
+    if unrecorded:
+        print("note: {} was written by an earlier version, which did not record {}: taken from the "
+              "flags".format(checkpoint_path(settings.output),
+                             ", ".join("--" + name for name in unrecorded)))
+    return run_settings.resumed(settings, saved)
+
+
+def resume(run, folder, progs, place):
+    """Continue the run from the checkpoint in its folder: every persistable and numpy's RNG into place,
+    the loop's state into run (after checking it is the same data), the film up to where it stands."""
+    state = load_checkpoint(folder.checkpoint_path, (progs.d_program, progs.dg_program), place)
+    run.check_same_data(state, folder.output)
+    print("resuming from {} at epoch {} batch {}".format(folder.checkpoint_path, int(state["epoch"]),
                                                            int(state["batch"])))
-    return state
+    run.continue_from(state)
+    folder.continue_film(run)
 
 
-def save_generator(output, exe, program, noise, image):
-    """Save G (program: batch norm on its moving statistics) as a Paddle inference model, atomically."""
+def save_generator(output, exe, progs):
+    """Save G (g_program_test: batch norm on its moving statistics) as a Paddle inference model, its two
+    files replaced whole."""
     prefix = os.path.join(output, GENERATOR_PREFIX)
     tmp = temporary_path(prefix)
     try:
-        paddle.static.save_inference_model(tmp, [noise], [image], exe, program=program)
-        for ext in (".pdiparams", ".pdmodel"):
-            os.replace(tmp + ext, prefix + ext)
+        with replaced_whole([prefix + ".pdiparams", prefix + ".pdmodel"],
+                            [tmp + ".pdiparams", tmp + ".pdmodel"]):
+            paddle.static.save_inference_model(tmp, [progs.noise], [progs.g_img_test], exe,
+                                               program=progs.g_program_test)
     except OSError as e:
         raise save_failed(prefix + ".pdiparams", e)
-    finally:
-        for ext in (".pdiparams", ".pdmodel"):
-            if os.path.exists(tmp + ext):
-                os.remove(tmp + ext)
 
 
 def generator_prefix(output):

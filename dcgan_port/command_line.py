@@ -2,6 +2,8 @@
 configuration printed first, as the Book's scripts printed it."""
 import argparse
 
+from dcgan_port.settings import Settings
+
 
 def str2bool(value):
     """What the Book's scripts accepted (distutils' strtobool)."""
@@ -22,8 +24,16 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, "{}: error: {} (see --help)\n".format(self.prog, message))
 
+    def parse_settings(self, argv, positive, minutes):
+        """The flags as one Settings, knowing which of them were typed (a resumed run takes the others from
+        its checkpoint). Refuses, in one line, a count that is not positive or minutes below 0 (or nan)."""
+        unset = object()
+        typed = argparse.Namespace(**{name: unset for name in vars(self.parse_args([]))})
+        self.parse_args(argv, namespace=typed)  # flags left out keep `unset`: argparse fills only absent ones
+        given = frozenset(name for name, value in vars(typed).items() if value is not unset)
+        return Settings(given=given, **vars(self.check(self.parse_args(argv), positive, minutes)))
+
     def check(self, args, positive, minutes):
-        """Refuse, in one line, a count that is not positive or a number of minutes below 0 (or nan)."""
         for name in positive:
             value = getattr(args, name)
             if value is not None and value <= 0:
@@ -35,9 +45,9 @@ class OneLineParser(argparse.ArgumentParser):
         return args
 
 
-def print_arguments(args):
+def print_arguments(settings):
     """The run's configuration as the Book's scripts printed it: a log says how it was made."""
     print("-----------  Configuration Arguments -----------")
-    for name, value in sorted(vars(args).items()):
+    for name, value in sorted(settings.flags().items()):
         print("%s: %s" % (name, value))
     print("------------------------------------------------", flush=True)

@@ -3,6 +3,7 @@ downloaded into paddle's dataset cache and md5-checked), or a folder of your own
 [-1, 1]."""
 import contextlib
 import gzip
+import hashlib
 import io
 import os
 
@@ -12,6 +13,7 @@ import paddle.dataset.mnist
 import PIL.Image
 import PIL.ImageOps
 
+from dcgan_port.caches import writable_folder
 from dcgan_port.errors import UsageError
 
 MNIST_SIDE = 28
@@ -27,6 +29,16 @@ IDX_LABELS_MAGIC = 2049
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 MAX_FOLDER_IMAGES = 2000000  # 6.3 GB as float32 28x28 rows
 PROGRESS_EVERY = 10000  # images between two progress lines while a folder is read
+
+
+def scaled(pixels):
+    """0..255 pixel values as float32 in [-1, 1], the range G's tanh draws in."""
+    return np.asarray(pixels, dtype=np.float32) / 255.0 * 2.0 - 1.0
+
+
+def fingerprint(images):
+    """A short digest of the training images' values: a resumed run checks that it trains on the same."""
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
 
 
 def read_idx(path, magic):
@@ -65,11 +77,18 @@ def idx_files_present(data_dir, split):
                for stem, _ in MNIST_FILES[split] for ext in (".gz", ""))
 
 
-def image_files(data_dir):
-    """The image files in the folder and its sub-folders (a class-per-folder layout), in a fixed order."""
+def inside(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def image_files(data_dir, leave_out=None):
+    """The image files in the folder and its sub-folders (a class-per-folder layout), in a fixed order;
+    none from the folder leave_out (a run's own output, whose grids are no training data)."""
     found = []
     for folder, subfolders, names in os.walk(data_dir):
-        subfolders.sort()
+        subfolders[:] = sorted(name for name in subfolders
+                               if leave_out is None or not inside(os.path.join(folder, name), leave_out))
         found += [os.path.join(folder, name) for name in sorted(names)
                   if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")]
     return found
@@ -95,7 +114,7 @@ def read_image(path, side):
         image.load()
         upright = PIL.ImageOps.exif_transpose(image)
         square = PIL.ImageOps.fit(grey_pixels(upright), (side, side), method=PIL.Image.LANCZOS)
-    return np.clip(np.asarray(square, dtype=np.float32), 0, 255).reshape(-1) / 255.0 * 2.0 - 1.0
+    return scaled(np.clip(np.asarray(square, dtype=np.float32), 0, 255).reshape(-1))
 
 
 def load_image_folder(data_dir, paths, side=MNIST_SIDE):
@@ -134,6 +153,12 @@ def download_mnist(split, url_prefix):
         url = url_prefix.rstrip("/") + "/" + stem + ".gz"
         cached = os.path.join(paddle.dataset.common.DATA_HOME, "mnist", stem + ".gz")
         if not os.path.exists(cached):
+            if not writable_folder(os.path.dirname(cached)):  # a read-only ~/.cache, no temporary folder
+                raise UsageError(
+                    "MNIST {} split not in {}, and no folder for paddle's dataset cache can be written "
+                    "there (nor under ~/.cache or the temporary folder); fetch {} into a folder and pass "
+                    "--data_dir FOLDER".format(split, os.path.dirname(cached), " and ".join(
+                        s + ".gz" for s, _ in MNIST_FILES[split])))
             print("downloading {} into {}".format(url, cached), flush=True)
         try:
             # paddle repeats its own notes on stderr at each of its retries; its progress bar goes to
@@ -170,22 +195,31 @@ def load_mnist(split="train", data_dir=None, url_prefix=MNIST_URL):
                          "as labels; replace them with the original MNIST files".format(
                              image_path, images.shape[0], images.shape[1:], label_path,
                              labels.shape[0]))
-    return images.reshape(-1, MNIST_SIDE * MNIST_SIDE).astype("float32") / 255.0 * 2.0 - 1.0
+    return scaled(images.reshape(-1, MNIST_SIDE * MNIST_SIDE))
 
 
-def load_training_images(split="train", data_dir=None, url_prefix=MNIST_URL):
+def load_training_images(split="train", data_dir=None, url_prefix=MNIST_URL, output=None):
     """The images to train on, as float32 rows of 784 pixels in [-1, 1], and what they are: the MNIST
     split (downloaded, or its IDX files in data_dir, as paddle.dataset.mnist reads them; other digit sets
-    in MNIST's format, such as Fashion-MNIST, alike), or else the image files in data_dir."""
+    in MNIST's format, such as Fashion-MNIST, alike), or else the image files in data_dir, without those
+    of the run's own output folder."""
     if data_dir is None or not os.path.isdir(data_dir) or idx_files_present(data_dir, split):
         images = load_mnist(split, data_dir, url_prefix)
         if data_dir is not None:
-            extra = len(image_files(data_dir))
+            extra = len(image_files(data_dir, leave_out=output))
             print("--data_dir {}: the {} split's IDX files, {} images{}".format(
                 data_dir, split, len(images), "" if not extra else "; its {} image files are not used "
                 "(move the IDX files away to train on them)".format(extra)), flush=True)
         return images, "the {} split".format(split)
-    paths = image_files(data_dir)
+    other = "test" if split == "train" else "train"
+    if idx_files_present(data_dir, other):
+        raise UsageError("--data_dir {} holds MNIST's {} split ({}.gz), not its {} split; pass "
+                         "--mnist_split {} to train on it".format(data_dir, other,
+                                                                 MNIST_FILES[other][0][0], split, other))
+    if output is not None and inside(data_dir, output):
+        raise UsageError("--data_dir {} is the --output folder (or inside it), whose pictures are the "
+                         "run's own; pass another --output".format(data_dir))
+    paths = image_files(data_dir, leave_out=output)
     if not paths:
         stem = MNIST_FILES[split][0][0]
         raise UsageError("--data_dir {}: {}.gz (or {}) is missing, and there is no image file ({}) in it "

@@ -79,7 +79,7 @@ def check_parameters_file(prefix):
                                                                          needed))
 
 
-def load_generator(output, place, onednn=True, num_threads=None):
+def load_generator(output, place, *, onednn=True, num_threads=None):
     """The generator saved in output, as a function from noise to flat images in [-1, 1]. On a CPU whose
     paddle has oneDNN (unless onednn is false) it runs on Paddle Inference with oneDNN and num_threads
     cores (all by default), several times faster; elsewhere on paddle's executor. Both compute the saved
@@ -104,12 +104,13 @@ def draw_digits(output, noise, place):
     return load_generator(output, place)(noise)
 
 
-def generate(output, count, place, noise, plot, onednn=True, num_threads=None):
-    """Draw count digits with the generator saved in output, GENERATE_BATCH at a time from noise(n),
-    streamed into a .npy file so that memory does not grow with their number; plot(images) draws the
-    grid of the first ones."""
-    draw = load_generator(output, place, onednn, num_threads)
-    first = draw(noise(min(GENERATE_BATCH, count)))  # its width is the saved model's image size
+def generate(settings, place, make_noise, plot):
+    """Draw settings.generate digits with the generator saved in settings.output, GENERATE_BATCH at a
+    time from make_noise(n), streamed into a .npy file so that memory does not grow with their number;
+    plot(images) draws the grid of the first ones."""
+    output, count = settings.output, settings.generate
+    draw = load_generator(output, place, onednn=settings.onednn, num_threads=settings.num_threads)
+    first = draw(make_noise(min(GENERATE_BATCH, count)))  # its width is the saved model's image size
     shown = []
     npy_path = os.path.join(output, "generated.npy")
     png_path = os.path.join(output, "generated.png")
@@ -118,19 +119,20 @@ def generate(output, count, place, noise, plot, onednn=True, num_threads=None):
         np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(
             np.dtype("float32")), "fortran_order": False, "shape": (count, first.shape[1])})
         for start in range(0, count, GENERATE_BATCH):
-            images = first if start == 0 else draw(noise(min(GENERATE_BATCH, count - start)))
+            images = first if start == 0 else draw(make_noise(min(GENERATE_BATCH, count - start)))
             f.write(np.ascontiguousarray(images, dtype="float32").tobytes())
             shown.extend(images[:GRID_MAX_DIGITS - len(shown)])
             done = start + len(images)
             if count > GENERATE_BATCH and (done * 10 // count > start * 10 // count):
                 print("drew {} of {} digits".format(done, count), flush=True)
 
-    atomic_write(npy_path, write_digits, size=count * first.shape[1] * 4)
+    again = "draw them again with --generate {}".format(count)  # after a failed save: no --resume here
+    atomic_write(npy_path, write_digits, size=count * first.shape[1] * 4, then=again)
     title = "{} digits drawn by {}".format(count, generator_prefix(output))
     if count > GRID_MAX_DIGITS:
         title += " (the first {} shown)".format(GRID_MAX_DIGITS)
     fig = plot(np.array(shown))
     fig.axes[0].set_title(title)
-    save_figure(fig, png_path)
+    save_figure(fig, png_path, then=again)
     print("wrote {} and {}".format(png_path, npy_path))
     return 0

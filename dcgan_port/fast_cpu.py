@@ -69,7 +69,7 @@ def use_onednn(*programs):
                 op._set_attr("use_mkldnn", True)
 
 
-def conv_with_indexed_pool(x, num_filters, name=None, act=None):
+def conv_with_indexed_pool(x, num_filters, name, act=None):
     """The chapter's conv whose max-pool also records where each maximum is, so that its gradient is a
     scatter: paddle's pool2d_grad searches every window again on one thread (and oneDNN's cannot run
     here). Both give the gradient to a window's first maximum; same parameters, same values."""
@@ -90,7 +90,7 @@ def deconv_tap_selection():
     return selection
 
 
-def deconv_via_conv2d(x, num_filters, name=None, filter_size=5, stride=2, dilation=1, padding=2,
+def deconv_via_conv2d(x, num_filters, name, filter_size=5, stride=2, dilation=1, padding=2,
                       output_size=None, act=None):
     """The chapter's deconv, computed on conv2d's fast CPU kernels: same parameters, same values.
 

@@ -1,13 +1,18 @@
 """Pictures of digits: the grid the chapter's plot draws, figures saved whole, the loss curve."""
 import math
+import os
 
-import matplotlib
+import matplotlib.pyplot as plt  # the package has chosen matplotlib's file-only backend (dcgan_port)
+import numpy as np
 
-matplotlib.use("agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from dcgan_port.output_folder import atomic_write
 
-from dcgan_port.output_folder import atomic_write  # noqa: E402
+
+GRID_FILE = "{:04d}_{:04d}.png"  # the chapter's name of the picture of epoch E, batch B
+
+
+def grid_path(output, epoch_no, batch_id):
+    return os.path.join(output, GRID_FILE.format(epoch_no, batch_id))
 
 
 def image_grid_columns(count):
@@ -29,14 +34,16 @@ def image_grid(gen_data, pad_dim=1, columns=None):
             .reshape((rows * padded, n * padded)))
 
 
-def save_figure(fig, path):
-    """The chapter's plt.savefig(path, bbox_inches='tight'), written whole or not at all."""
-    atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight"))
+def save_figure(fig, path, then="continue with --resume"):
+    """The chapter's plt.savefig(path, bbox_inches='tight'), written whole or not at all; then: what to do
+    after a failed save (dcgan_port.output_folder.save_failed)."""
+    atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight"), then=then)
     plt.close(fig)
 
 
-def save_loss_curve(losses, path, generator_steps_per_batch):
+def save_loss_curve(losses, path):
     """D-Loss (one per batch) and DG-Loss (one per generator step) on one axis of generator steps."""
+    generator_steps_per_batch = len(losses[1]) // max(1, len(losses[0]))
     fig = plt.figure(figsize=(8, 4))
     plt.plot(losses[1], label="DG-Loss (generator, per step)", linewidth=0.8)
     plt.plot(np.arange(len(losses[0])) * generator_steps_per_batch, losses[0],

@@ -21,6 +21,21 @@ from dcgan_port.data import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC  # noqa: E402
 
 paddle.enable_static()  # the chapter's programs are static graphs, as dc_gan.main() makes them
 
+PADDLE_FLAGS_SET_BY_RUNS = ("FLAGS_new_executor_serial_run",)  # dcgan_port.fast_cpu.set_cpu_threads
+
+
+@pytest.fixture(autouse=True)
+def process_settings_restored():
+    """Each test starts from what paddle and numpy are at import: a test that trains in this process
+    (dc_gan.main) sets paddle's threads and flags and numpy's seed, and must not hand them, failing or
+    not, to the next one."""
+    flags = paddle.get_flags(list(PADDLE_FLAGS_SET_BY_RUNS))
+    rng = np.random.get_state()
+    yield
+    paddle.set_flags(flags)
+    paddle.base.core.set_num_threads(1)  # what paddle sets at import (OMP_NUM_THREADS=1)
+    np.random.set_state(rng)
+
 
 def read(name):
     """A text file of the project, by its path from the checkout's root."""
@@ -114,5 +129,6 @@ def assert_one_line_error(result, *fragments):
 
 
 def fingerprint(folder):
+    """What a folder holds: each file's md5, each sub-folder's name."""
     return {name: hashlib.md5((folder / name).read_bytes()).hexdigest()
-            for name in sorted(os.listdir(folder))}
+            if (folder / name).is_file() else "folder" for name in sorted(os.listdir(folder))}

@@ -7,10 +7,13 @@ import subprocess
 import sys
 
 import numpy as np
+import paddle
 import pytest
 from PIL import Image
 
+import dc_gan
 from conftest import ROOT, assert_same_training, ce_args, checkpoint
+from dcgan_port import drawing
 
 LOSS_LINE = re.compile(r"^Epoch ID=(\d+) Batch ID=(\d+) D-Loss=(\S+) DG-Loss=(\S+)  "
                        r"\[[\d.]+ batch/s, \d+ img/s, \d+h\d\dm\d\ds left\]$", re.M)
@@ -98,15 +101,22 @@ def test_training_saves_model_checkpoint_and_loss_curve(ce_run):
     assert any(k.startswith("var/") and "moment1" in k for k in state)  # Adam's state too
 
 
-def test_generate_draws_new_digits_from_the_saved_generator(ce_run, run):
+def test_generate_draws_the_saved_generators_digits_of_fresh_noise_and_shows_them(ce_run):
     output, _ = ce_run
-    result = run("--generate", 10, "--output", output)
-    assert result.returncode == 0, result.stderr
+    np.random.seed(7)
+    assert dc_gan.main(["--generate", "10", "--output", str(output)]) == 0
+    np.random.seed(7)
+    noise = dc_gan.uniform_noise(10)  # what --generate drew its noise as
+    expected = drawing.load_generator(str(output), paddle.CPUPlace(), onednn=False)(noise)
     digits = np.load(os.path.join(output, "generated.npy"))
     assert digits.shape == (10, 784) and digits.dtype == np.float32
-    assert -1 <= digits.min() and digits.max() <= 1 and digits.std() > 0
+    np.testing.assert_allclose(digits, expected, rtol=1e-5, atol=2e-6)
     with Image.open(os.path.join(output, "generated.png")) as picture:
-        assert picture.size[0] > 100
+        pixels = np.asarray(picture.convert("L"), dtype=float)
+    assert pixels.std() > 20  # the 4 x 4 grid of those digits, not a blank page
+    np.random.seed(8)
+    assert dc_gan.main(["--generate", "10", "--output", str(output)]) == 0
+    assert not np.array_equal(np.load(os.path.join(output, "generated.npy")), digits)  # new noise
 
 
 def test_resuming_after_an_epoch_ends_exactly_where_an_uninterrupted_run_does(
@@ -126,7 +136,10 @@ def test_resuming_after_an_epoch_ends_exactly_where_an_uninterrupted_run_does(
         np.testing.assert_array_equal(frame, expected)
 
 
-def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(ce_run, tiny_mnist, tmp_path, run):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["Ctrl-C", "SIGTERM", "SIGHUP"])
+def test_a_stop_signal_saves_everything_and_the_run_resumes_exactly(ce_run, tiny_mnist, tmp_path, run,
+                                                                    signum):
     output, _ = ce_run
     command = [sys.executable, os.path.join(ROOT, "dc_gan.py")] + [
         str(a) for a in ce_args(tiny_mnist, tmp_path, 2)]
@@ -136,14 +149,20 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(ce_run, tiny_mnist, tmp_
     for line in process.stdout:
         seen += line
         if line.startswith("Epoch ID=0 Batch ID=0"):
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signum)
             break
     rest, errors = process.communicate(timeout=600)
-    assert process.returncode == 130, seen + rest + errors
-    assert "interrupted: checkpoint saved" in rest
+    assert process.returncode == 128 + signum, seen + rest + errors
+    assert "Traceback" not in errors
+    assert errors.splitlines()[-1] == (
+        "stopped by {}: everything is saved in {}; continue with: python dc_gan.py --resume --output "
+        "{}".format("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name, tmp_path,
+                    tmp_path))
     state = checkpoint(tmp_path)
     assert (int(state["state/epoch"]), int(state["state/batch"])) < (2, 0)
-    resumed = run(*ce_args(tiny_mnist, tmp_path, 2), "--resume")
+    for name in ("generator.pdmodel", "generator.pdiparams", "losses.png", "progress.gif"):
+        assert os.path.getmtime(tmp_path / name) >= os.path.getmtime(tmp_path / "0000_0000.png")
+    resumed = run("--resume", "--output", tmp_path)  # the run's own settings, from its checkpoint
     assert resumed.returncode == 0, resumed.stderr
     assert_same_training(output, tmp_path)
 

@@ -29,7 +29,7 @@ def saved(tmp_path_factory):
             dc_gan.train_batch(exe, progs, real)
         noise = dc_gan.uniform_noise(300)  # not a multiple of anything the kernels like
         drawn = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img_test])[0]
-        checkpoints.save_generator(str(output), exe, progs.g_program_test, progs.noise, progs.g_img_test)
+        checkpoints.save_generator(str(output), exe, progs)
     return str(output), noise, drawn
 
 

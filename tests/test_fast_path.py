@@ -8,7 +8,7 @@ can be checked: the biases just before a batch norm (conv2b, fc1b, fc3b, fc4b) h
 so theirs is pure rounding noise, and Adam's first steps, which move every parameter by about the learning
 rate whatever the size of its gradient, turn that noise into lr-sized steps; the moving means of the batch
 norms after them (bn13, bn23, bn33, bn43) take a tenth of those steps on. So the losses and gradients of
-a step are compared tightly, the parameters within Adam's step size.
+a step are compared tightly, and whole iterations by their losses.
 """
 import os
 
@@ -44,7 +44,6 @@ def first_steps(fast, iterations=0):
         scope = paddle.static.global_scope()
         state = {name: np.array(scope.find_var(name).get_tensor())
                  for name in checkpoints.persistable_names(progs.d_program, progs.dg_program)}
-    fast_cpu.set_cpu_threads(1)
     return losses, state
 
 
@@ -54,28 +53,9 @@ def one_step_each():
 
 
 TRAINING_PROGRAMS = ("d_program", "dg_program", "g_program")
-# the biases with a true gradient of zero and the moving means that follow them (see above)
-NOISE_DRIVEN = ("conv2b", "fc1b", "fc3b", "fc4b", "bn13", "bn23", "bn33", "bn43")
-
-
-def on_onednn(op):
-    return op.has_attr("use_mkldnn") and op.attr("use_mkldnn")
-
 
 def op_types(program):
     return {op.type for op in program.global_block().ops}
-
-
-def test_the_fast_path_moves_the_listed_ops_of_the_training_programs_to_onednn():
-    progs = dc_gan.build_programs(fast=True)
-    fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
-    seen = set()
-    for name in TRAINING_PROGRAMS:
-        for op in getattr(progs, name).global_block().ops:
-            assert on_onednn(op) == (op.type in fast_cpu.ONEDNN_OPS), (name, op.type)
-            seen.add(op.type)
-    assert seen >= set(fast_cpu.ONEDNN_OPS)
-    assert not any(on_onednn(op) for op in progs.g_program_test.global_block().ops)
 
 
 def test_the_fast_path_trains_the_transposed_convolutions_as_convolutions_and_saves_the_chapters():
@@ -207,7 +187,6 @@ def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
             fast = run_from_state(getattr(progs, name), feed, fetch)
             np.testing.assert_allclose(fast, run_from_state(plain[name], feed, fetch),
                                        rtol=1e-4, atol=1e-5, err_msg=name)
-    fast_cpu.set_cpu_threads(1)
 
 
 def test_a_step_of_each_network_gives_the_same_losses(one_step_each):
@@ -221,16 +200,6 @@ def test_a_step_of_each_network_computes_the_same_gradients(one_step_each):
     assert len(moments) == 24
     for name in moments:  # after one Adam step, moment1 = (1 - beta1) * gradient
         np.testing.assert_allclose(fast[name], plain[name], rtol=1e-4, atol=1e-7, err_msg=name)
-
-
-def test_a_step_of_each_network_lands_on_the_same_parameters_within_adams_step(one_step_each):
-    (_, plain), (_, fast) = one_step_each
-    for name in (n for n in plain if "_" not in n):
-        np.testing.assert_allclose(fast[name], plain[name], rtol=0,
-                                   atol=2 * dc_gan.LEARNING_RATE, err_msg=name)
-        agree = np.isclose(fast[name], plain[name], rtol=1e-5, atol=1e-6).mean()
-        if name not in NOISE_DRIVEN:
-            assert agree > 0.9, name
 
 
 def test_two_whole_iterations_report_the_same_losses_to_rounding_drift():
@@ -250,7 +219,6 @@ def test_a_paddle_without_onednn_trains_on_its_own_kernels_and_says_so_once(
     with paddle.static.scope_guard(paddle.static.Scope()):
         status = dc_gan.main(["--data_dir", str(tiny_mnist), "--batch_size", "32", "--epoch", "1",
                               "--max_batches", "1", "--num_threads", "2", "--output", str(tmp_path)])
-    fast_cpu.set_cpu_threads(1)
     out = capsys.readouterr().out
     assert status == 0
     assert out.count("this paddle has no oneDNN") == 1

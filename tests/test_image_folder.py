@@ -1,12 +1,14 @@
 """A folder of your own images trains as MNIST does (dcgan_port.data): every image read with Pillow, made
 one channel, centre-cropped and resampled to 28x28, scaled to [-1, 1]; IDX files keep their meaning."""
 import os
+import shutil
 
 import numpy as np
 import PIL.Image
+import PIL.ImageOps
 import pytest
 
-from conftest import assert_one_line_error, checkpoint, tiny_digits, write_idx
+from conftest import assert_one_line_error, checkpoint, fingerprint, tiny_digits, write_idx
 from dcgan_port import data
 from dcgan_port.data import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, load_training_images
 from dcgan_port.errors import UsageError
@@ -169,12 +171,36 @@ def test_a_folder_with_fewer_images_than_a_batch(pictures, tmp_path, run):
     assert not (tmp_path / "out").exists()
 
 
-def test_resuming_on_a_folder_with_another_number_of_images(pictures, tmp_path, run):
-    flags = ["--batch_size", 8, "--max_batches", 1, "--epoch", 1, "--output", tmp_path / "out"]
-    assert run("--data_dir", pictures, *flags).returncode == 0
-    fewer = tmp_path / "fewer"
-    fewer.mkdir()
-    for name in sorted(os.listdir(pictures / "a"))[:10]:
-        (fewer / name).write_bytes((pictures / "a" / name).read_bytes())
-    result = run("--data_dir", fewer, *flags, "--resume")
-    assert_one_line_error(result, "trained on 40 images, this data has 10")
+def test_resuming_on_a_folder_whose_images_changed_is_refused(pictures, tmp_path, run):
+    mine = tmp_path / "mine"
+    shutil.copytree(pictures, mine)
+    flags = ["--data_dir", mine, "--batch_size", 8, "--max_batches", 1, "--epoch", 2,
+             "--output", tmp_path / "out"]
+    assert run(*flags, "--epoch", 1).returncode == 0
+    first = sorted(os.listdir(mine / "b"))[0]
+    with PIL.Image.open(mine / "b" / first) as picture:
+        inverted = PIL.ImageOps.invert(picture.convert("RGB"))
+    inverted.save(mine / "b" / first)  # as many images, one of them other
+    before = fingerprint(tmp_path / "out")
+    result = run("--resume", "--output", tmp_path / "out")
+    assert_one_line_error(result, "was trained on other images than these 40", "pass the same data")
+    for name in sorted(os.listdir(mine / "a"))[:10]:
+        os.remove(mine / "a" / name)
+    result = run("--resume", "--output", tmp_path / "out")
+    assert_one_line_error(result, "was trained on 40 images, this data has 30")
+    assert fingerprint(tmp_path / "out") == before
+
+
+def test_the_output_folder_inside_the_data_folder_is_not_read_as_training_images(pictures, tmp_path,
+                                                                                 run):
+    mine = tmp_path / "mine"
+    shutil.copytree(pictures, mine)
+    flags = ["--data_dir", mine, "--batch_size", 8, "--max_batches", 2, "--output", mine / "run"]
+    first = run(*flags, "--epoch", 1)
+    assert first.returncode == 0, first.stderr
+    assert os.path.isfile(mine / "run" / "0000_0000.png") and os.path.isfile(mine / "run" / "losses.png")
+    resumed = run("--resume", "--epoch", 2, "--output", mine / "run")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "reading 40 image files" in resumed.stdout and "Epoch ID=1 Batch ID=0 " in resumed.stdout
+    inside = run("--data_dir", mine / "run", "--output", mine / "run", "--batch_size", 2)
+    assert_one_line_error(inside, "is the --output folder", "pass another --output")

@@ -25,6 +25,3 @@ def test_no_module_of_the_package_imports_the_chapters_script():
         imported = imported_modules(os.path.join(package, name))
         assert not {m for m in imported if m.split(".")[0] == "dc_gan"}, name
 
-
-def test_the_chapters_script_imports_the_package():
-    assert "dcgan_port" in imported_modules(os.path.join(ROOT, "dc_gan.py"))

@@ -74,14 +74,28 @@ def test_networks_carry_the_chapters_parameter_names(world):
     assert trainable == G_TRAINABLE | D_TRAINABLE
 
 
-def test_g_draws_flat_28x28_images_in_tanh_range_and_d_scores_each(world):
+# The chapter's sizes, as its text gives them: gf_dim = df_dim = 64, gfc_dim = 2048, dfc_dim = 1024,
+# 28x28 images, noise of 100, 5x5 filters.
+CHAPTER_SHAPES = {"conv1w": [64, 1, 5, 5], "conv2w": [128, 64, 5, 5], "fc1w": [128 * 4 * 4, 1024],
+                  "fc2w": [1024, 1], "fc3w": [100, 2048], "fc4w": [2048, 128 * 7 * 7],
+                  "deconv1w": [128, 128, 5, 5], "deconv2w": [128, 1, 5, 5]}
+
+
+def test_networks_have_the_chapters_sizes(either_world):
+    progs, _ = either_world
+    shapes = {p.name: list(p.shape) for p in progs.dg_program.global_block().all_parameters()}
+    assert {name: shapes[name] for name in CHAPTER_SHAPES} == CHAPTER_SHAPES
+
+
+def test_g_draws_each_noise_as_its_own_28x28_image_in_tanhs_open_range(world):
     progs, exe = world
     noise = dc_gan.uniform_noise(BATCH)
     images = exe.run(progs.g_program_test, feed={"noise": noise}, fetch_list=[progs.g_img_test])[0]
     assert images.shape == (BATCH, 784)
-    assert images.min() >= -1 and images.max() <= 1
-    scores = d_scores(progs, exe, images)
-    assert scores.shape == (BATCH, 1)
+    assert -1 < images.min() and images.max() < 1
+    assert len({image.tobytes() for image in images}) == BATCH  # no two noises drawn alike
+    alone = exe.run(progs.g_program_test, feed={"noise": noise[3:4]}, fetch_list=[progs.g_img_test])[0]
+    np.testing.assert_allclose(alone[0], images[3], rtol=1e-5, atol=1e-6)  # one image, not the batch
 
 
 def test_discriminator_step_trains_d_and_leaves_g_untouched(either_world):
@@ -130,13 +144,34 @@ def test_g_program_test_draws_the_same_images_twice_from_the_same_noise(either_w
     assert not np.array_equal(first, second)
 
 
-def test_one_iteration_reports_d_loss_as_fake_plus_real_and_two_generator_losses(world):
+class RecordingExecutor:
+    """The executor, keeping what each run was fed and what it returned."""
+
+    def __init__(self, exe):
+        self.exe, self.runs = exe, []
+
+    def run(self, program, feed, fetch_list):
+        result = self.exe.run(program, feed=feed, fetch_list=fetch_list)
+        self.runs.append((program, feed, result[0]))
+        return result
+
+
+def test_one_iteration_trains_d_on_fakes_then_reals_and_g_twice_reporting_their_losses(world):
     progs, exe = world
-    d_loss_n, dg_losses = dc_gan.train_batch(exe, progs, real_batch())
-    assert len(dg_losses) == dc_gan.NUM_TRAIN_TIMES_OF_DG == 2
-    assert np.isfinite([d_loss_n] + dg_losses).all()
-    # two means of a sigmoid cross-entropy whose input is already a probability (the chapter's D)
-    assert 2 * 0.31 < d_loss_n < 2 * 1.32
+    recording = RecordingExecutor(exe)
+    real = real_batch()
+    d_loss_n, dg_losses = dc_gan.train_batch(recording, progs, real)
+    (g, g_feed, generated), (d_fake, fake_feed, d_loss_1), (d_real, real_feed, d_loss_2), *dg = \
+        recording.runs
+    assert (g, d_fake, d_real) == (progs.g_program, progs.d_program, progs.d_program)
+    np.testing.assert_array_equal(fake_feed["img"], generated)
+    assert (fake_feed["label"] == 0).all() and (real_feed["label"] == 1).all()
+    np.testing.assert_array_equal(real_feed["img"], real)
+    assert d_loss_1 != d_loss_2
+    assert d_loss_n == np.float32(d_loss_1) + np.float32(d_loss_2)  # the two terms, each once
+    assert [program for program, _, _ in dg] == [progs.dg_program] * dc_gan.NUM_TRAIN_TIMES_OF_DG
+    assert dg_losses == [np.float32(loss) for _, _, loss in dg]
+    assert not np.array_equal(dg[0][1]["noise"], dg[1][1]["noise"])  # each G step its own noise
 
 
 def op_types(program):

@@ -1,0 +1,64 @@
+"""What a training run writes into its --output folder: the chapter's grid every few batches with G's
+drawings as the film's next frame, and at each save (an epoch's end, every few minutes, a stop) the
+checkpoint first, then the generator, the loss curve and the film."""
+import os
+
+from dcgan_port import checkpoints
+from dcgan_port.film import FILM_FILE, FILM_REWRITE_SECONDS, Film, film_frame
+from dcgan_port.pictures import grid_path, image_grid_columns, save_figure, save_loss_curve
+from dcgan_port.settings import recorded
+from dcgan_port.training_run import format_duration
+
+LOSS_CURVE_FILE = "losses.png"
+
+
+class RunFolder:
+    def __init__(self, settings, exe, progs):
+        """progs: the chapter's programs (dc_gan.Programs): a checkpoint holds d_program's and
+        dg_program's persistables, and g_program_test is saved as the generator."""
+        self.output, self.exe, self.progs = settings.output, exe, progs
+        self.record = recorded(settings)
+        self.checkpoint_path = checkpoints.checkpoint_path(settings.output)
+        self.loss_curve_path = os.path.join(settings.output, LOSS_CURVE_FILE)
+        self.film = Film(os.path.join(settings.output, FILM_FILE))
+        self.film_columns = image_grid_columns(2 * settings.batch_size)  # as in the grid's lower half
+
+    def continue_film(self, run):
+        """Take up the film of the run being resumed, up to where its checkpoint stands."""
+        self.film.resume(before=(run.epoch, run.batch))
+
+    def save_grid(self, fig, generated_images, pass_id, batch_id):
+        """The chapter's picture of the batch, and G's drawings of the fixed noise as the film's next
+        frame."""
+        save_figure(fig, grid_path(self.output, pass_id, batch_id))
+        self.film.add((pass_id, batch_id), film_frame(
+            generated_images, self.film_columns, "Epoch ID={} Batch ID={}".format(pass_id, batch_id)))
+        self.film.write(at_most_every=FILM_REWRITE_SECONDS)
+
+    def save(self, run):
+        """Everything --resume and --generate need: the checkpoint first, then the generator, the loss
+        curve and the film."""
+        since_saved = run.mark_saved()
+        checkpoints.save_checkpoint(self.checkpoint_path, (self.progs.d_program, self.progs.dg_program),
+                                    run.loop_state(), self.record)
+        checkpoints.save_generator(self.output, self.exe, self.progs)
+        save_loss_curve(run.losses, self.loss_curve_path)
+        self.film.write()
+        return since_saved
+
+    def save_on_time(self, run):
+        """The save of every --save_every_minutes, said in a line."""
+        since_saved = self.save(run)
+        print("checkpoint saved to {} at epoch {} batch {}, after {} of training".format(
+            self.checkpoint_path, run.epoch, run.batch, format_duration(since_saved)), flush=True)
+
+    def complete(self, run):
+        """For a resumed run with nothing left to train: what a run killed after its last checkpoint did
+        not save (the generator, the loss curve), saved from that checkpoint; nothing is rewritten."""
+        generator = os.path.join(self.output, checkpoints.GENERATOR_PREFIX + ".pdiparams")
+        if (not os.path.isfile(generator)
+                or os.path.getmtime(generator) < os.path.getmtime(self.checkpoint_path)):
+            checkpoints.save_generator(self.output, self.exe, self.progs)
+            print("saved the generator of the checkpoint, which the run that wrote it had not")
+        if not os.path.isfile(self.loss_curve_path):
+            save_loss_curve(run.losses, self.loss_curve_path)

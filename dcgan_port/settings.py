@@ -1,0 +1,85 @@
+"""The run's settings: the flags, read once into one frozen object. A resumed run takes its own settings
+from its checkpoint, so that `--resume --output DIR` continues the run as it was started."""
+import dataclasses
+import os
+from typing import FrozenSet, Optional
+
+from dcgan_port.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    batch_size: int
+    epoch: int
+    output: str
+    use_gpu: bool
+    enable_ce: bool
+    use_cudnn: bool
+    raw_logits: bool
+    resume: bool
+    num_threads: int
+    onednn: bool
+    save_every_minutes: float
+    max_batches: Optional[int]
+    data_dir: Optional[str]
+    mnist_split: str
+    mnist_url: str
+    generate: Optional[int]
+    given: FrozenSet[str] = frozenset()  # the flags typed on the command line, not left at their default
+
+    def flags(self):
+        """The settings by flag name, as the configuration block prints them."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                if field.name != "given"}
+
+
+# What a checkpoint records of the run that wrote it, and --resume takes back. --epoch is the one that may
+# be given again with another value: it sets the new total.
+RUN_SETTINGS = ("batch_size", "epoch", "max_batches", "raw_logits", "enable_ce", "mnist_split",
+                "data_dir")
+
+
+def recorded(settings):
+    """The run settings as a checkpoint stores them: numpy-friendly, no None."""
+    record = {name: getattr(settings, name) for name in RUN_SETTINGS}
+    record["max_batches"] = record["max_batches"] or 0  # 0: every batch (the flag must be positive)
+    record["data_dir"] = os.path.abspath(record["data_dir"]) if record["data_dir"] else ""
+    return record
+
+
+def from_record(record):
+    """The run settings back from what recorded() stored; a checkpoint of an earlier version records only
+    some of them."""
+    values = dict(record)
+    if "max_batches" in values:
+        values["max_batches"] = int(values["max_batches"]) or None
+    if "data_dir" in values:
+        values["data_dir"] = str(values["data_dir"]) or None
+    return values
+
+
+def shown(value):
+    return "(none)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def same_setting(name, given, saved):
+    if name == "data_dir" and given is not None and saved is not None:
+        return os.path.abspath(given) == os.path.abspath(saved)
+    return given == saved
+
+
+def resumed(settings, saved):
+    """The settings of the run being resumed: its recorded ones, with --epoch as given (the new total). A
+    recorded setting given again with another value is refused, all of them in one line."""
+    differing = ["--{} {} (this run's: {})".format(name, shown(getattr(settings, name)), shown(value))
+                 for name, value in saved.items()
+                 if name != "epoch" and name in settings.given
+                 and not same_setting(name, getattr(settings, name), value)]
+    if differing:
+        raise UsageError("--resume continues the run in {} with its own settings, and {} differ{}; "
+                         "leave {} out".format(settings.output, ", ".join(differing),
+                                               "s" if len(differing) == 1 else "",
+                                               "it" if len(differing) == 1 else "them"))
+    taken = {name: value for name, value in saved.items()
+             if not (name == "epoch" and "epoch" in settings.given)}
+    return dataclasses.replace(settings, **taken)

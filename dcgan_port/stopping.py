@@ -1,0 +1,124 @@
+"""How a run stops when asked to. Ctrl-C (SIGINT), SIGTERM (`docker stop`, systemd, Kubernetes, SLURM,
+`kill`), SIGHUP (a closed terminal) and a closed standard output (`| head`, a dead ssh) all mean the same:
+while training, finish the batch, save everything and exit; at any other moment, stop at once. A second
+request always stops at once; what was saved last stays whole (files are replaced whole or not at all).
+The exit status is the shell's for the signal: 128 + its number."""
+import contextlib
+import os
+import signal
+import sys
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+CLOSED_STDOUT = getattr(signal, "SIGPIPE", 13)  # what a closed pipe would have killed the process with
+
+
+def describe(signum):
+    if signum == signal.SIGINT:
+        return "Ctrl-C"
+    if signum == CLOSED_STDOUT:
+        return "its standard output closing"
+    return signal.Signals(signum).name
+
+
+class Stopped(Exception):
+    """Raised where the run must end now; dc_gan.py reports it in one line and exits with status."""
+
+    def __init__(self, signum, what):
+        super().__init__("stopped by {}: {}".format(describe(signum), what))
+        self.status = 128 + signum
+
+
+def say(line):
+    """A line about stopping, where the user sees it: stderr, since stdout may be the pipe that closed."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def stop_at_once_while_starting():
+    """While dc_gan.py loads paddle (seconds, and nothing to save yet), a stop ends the process at once
+    with one line: raised inside paddle's initialisation, KeyboardInterrupt gave 25 lines instead."""
+    def stop_now(signum, frame):
+        os.write(2, "dc_gan.py: stopped by {} while starting; nothing was saved\n".format(
+            describe(signum)).encode())
+        os._exit(128 + signum)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop_now)
+
+
+class StdoutGuard:
+    """Standard output that, when its reader goes away, sends the rest to the null device and reports it
+    once, instead of raising BrokenPipeError from whichever print came next."""
+
+    def __init__(self, stream, on_close):
+        self.stream, self.on_close, self.closed_pipe = stream, on_close, False
+
+    def _guarded(self, method, *args):
+        try:
+            return getattr(self.stream, method)(*args)
+        except BrokenPipeError:
+            if not self.closed_pipe:
+                self.closed_pipe = True
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self.stream.fileno())  # what is still buffered drains there
+                os.close(devnull)
+                self.on_close(CLOSED_STDOUT)
+            return None
+
+    def write(self, text):
+        return self._guarded("write", text)
+
+    def flush(self):
+        return self._guarded("flush")
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+class StopRequests:
+    """Installed for the whole of dc_gan.py's main(): every way of asking to stop comes here."""
+
+    def __init__(self):
+        self.signum = None  # the request being honoured at the end of the batch
+        self.deferring = False
+
+    def __enter__(self):
+        self._previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
+        self._stdout = sys.stdout
+        sys.stdout = StdoutGuard(sys.stdout, self.request)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        sys.stdout = self._stdout
+
+    def _on_signal(self, signum, frame):
+        self.request(signum)
+
+    def request(self, signum):
+        if self.deferring and self.signum is None:
+            self.signum = signum
+            say("stopping after this batch to save everything (a second {} stops at once)".format(
+                "Ctrl-C" if signum == signal.SIGINT else "signal"))
+            return
+        raise Stopped(signum, "the last complete save is kept" if self.deferring else "nothing more "
+                      "was saved")
+
+    @property
+    def requested(self):
+        return self.signum is not None
+
+    @contextlib.contextmanager
+    def finish_batch_first(self):
+        """Within it (training), the first request is honoured at the end of the batch."""
+        self.deferring = True
+        try:
+            yield self
+        finally:
+            self.deferring = False
+
+    def stop_line(self, output):
+        """The run's last line after a request it honoured, and its exit status."""
+        say("stopped by {}: everything is saved in {}; continue with: python dc_gan.py --resume "
+            "--output {}".format(describe(self.signum), output, output))
+        return 128 + self.signum

@@ -1,0 +1,153 @@
+"""Every way a run can end keeps its work (dcgan_port.stopping): a closed standard output saves as a stop
+signal does, a second signal stops at once with the last save whole, a stop while starting or drawing
+is one line and leaves nothing half-written, a vanished output folder is one line; files are on disk
+before they replace the old ones; and one run holds its folder whatever is deleted in it."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, TINY_BATCH, assert_one_line_error, checkpoint
+from dcgan_port import output_folder
+
+SCRIPT = os.path.join(ROOT, "dc_gan.py")
+
+
+def start(*args):
+    return subprocess.Popen([sys.executable, SCRIPT] + [str(a) for a in args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+
+def read_until(process, prefix):
+    for line in process.stdout:
+        if line.startswith(prefix):
+            return line
+    raise AssertionError("the run ended before printing " + prefix)
+
+
+def leftovers(folder):
+    return [name for name in os.listdir(folder) if output_folder.LEFTOVER.search(name)]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_mnist, tmp_path_factory, run):
+    """A finished tiny run: its generator draws, its checkpoint resumes."""
+    output = tmp_path_factory.mktemp("trained")
+    result = run("--data_dir", tiny_mnist, "--batch_size", TINY_BATCH, "--epoch", 1, "--output", output)
+    assert result.returncode == 0, result.stderr
+    return output
+
+
+def test_a_closed_standard_output_finishes_the_batch_saves_and_says_so_on_stderr(tiny_mnist, tmp_path):
+    # batches of 8: loss lines at batches 0 and 10 of 12; the reader goes away after the first
+    process = start("--data_dir", tiny_mnist, "--batch_size", 8, "--epoch", 3, "--output", tmp_path)
+    read_until(process, "Epoch ID=0 Batch ID=0 ")
+    process.stdout.close()  # as `| head` does when it has its lines
+    errors = process.stderr.read()
+    process.wait(timeout=600)
+    assert process.returncode == 128 + signal.SIGPIPE, errors
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors
+    assert errors.splitlines()[-1].startswith("stopped by its standard output closing: everything is "
+                                              "saved in {}".format(tmp_path))
+    state = checkpoint(tmp_path)
+    assert (int(state["state/epoch"]), int(state["state/batch"])) == (0, 11)  # the batch of the line
+    assert os.path.isfile(tmp_path / "generator.pdiparams") and leftovers(tmp_path) == []
+
+
+def test_a_second_signal_stops_at_once_and_keeps_the_last_complete_save(trained, tiny_mnist, tmp_path):
+    shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
+    process = start("--resume", "--epoch", 1000, "--output", tmp_path)
+    read_until(process, "Epoch ID=")
+    process.send_signal(signal.SIGTERM)
+    first_answer = process.stderr.readline()  # the rest of the batch and the save (a second) to come
+    assert first_answer.startswith("stopping after this batch to save everything")
+    process.send_signal(signal.SIGTERM)
+    out, errors = process.communicate(timeout=600)
+    assert process.returncode == 128 + signal.SIGTERM, errors
+    assert "Traceback" not in errors
+    assert errors.splitlines()[-1] == ("dc_gan.py: stopped by SIGTERM: the last complete save is "
+                                       "kept")
+    assert leftovers(tmp_path) == []
+    assert int(checkpoint(tmp_path)["state/epoch"]) >= 1  # whole: the old one or a new one
+
+
+def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist, tmp_path):
+    process = start("--data_dir", tiny_mnist, "--output", tmp_path / "out")
+    time.sleep(1)  # paddle is loading, or the data
+    process.send_signal(signal.SIGINT)
+    out, errors = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGINT
+    lines = errors.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dc_gan.py: stopped by Ctrl-C"), errors
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_stop_while_drawing_leaves_no_generated_file(trained, tmp_path):
+    for name in ("generator.pdmodel", "generator.pdiparams"):
+        shutil.copy(trained / name, tmp_path / name)
+    process = start("--generate", 2000000, "--output", tmp_path)  # 6 GB: it would draw for minutes
+    read_until(process, "-----")  # the configuration's closing line: main() holds the signals
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    out, errors = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGINT, errors
+    lines = errors.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dc_gan.py: stopped by Ctrl-C"), errors
+    assert sorted(os.listdir(tmp_path)) == ["generator.pdiparams", "generator.pdmodel"]
+
+
+def test_an_output_folder_that_vanishes_during_training_is_one_line(tiny_mnist, tmp_path, run):
+    output = tmp_path / "out"
+    process = start("--data_dir", tiny_mnist, "--batch_size", 8, "--epoch", 1, "--output", output)
+    read_until(process, "Epoch ID=0 Batch ID=0 ")
+    shutil.rmtree(output)  # an unmounted disk, a cleaned-up scratch folder
+    out, errors = process.communicate(timeout=600)
+    result = subprocess.CompletedProcess(process.args, process.returncode, out, errors)
+    assert_one_line_error(result, "its folder {} is gone".format(output))
+
+
+def test_a_replaced_file_is_on_disk_before_it_replaces_the_old_one(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.path.realpath("/proc/self/fd/{}".format(fd))))
+        return real_fsync(fd)
+
+    def replace(source, target):
+        events.append(("replace", str(target)))
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    target = tmp_path / "a.bin"
+    output_folder.atomic_write(str(target), lambda f: f.write(b"new"))
+    assert target.read_bytes() == b"new"
+    assert [kind for kind, _ in events] == ["fsync", "replace", "fsync"]
+    assert events[0][1].startswith(str(target) + ".tmp")  # the new file, before its rename
+    assert events[2][1] == str(tmp_path)  # then the folder, so that the rename survives a power cut
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows keeps a lock file, which it lets nobody delete")
+def test_the_folder_itself_is_locked_so_deleting_files_lets_no_second_run_in(trained, tiny_mnist,
+                                                                             tmp_path, run):
+    shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
+    first = start("--resume", "--epoch", 1000, "--output", tmp_path)
+    try:
+        read_until(first, "Epoch ID=")
+        for name in os.listdir(tmp_path):
+            if name.startswith("."):
+                os.remove(tmp_path / name)
+        second = run("--resume", "--epoch", 1000, "--output", tmp_path, timeout=120)
+        assert_one_line_error(second, "--output {} is in use by another run".format(tmp_path))
+    finally:
+        first.kill()
+        first.communicate()
+    assert not os.path.exists(tmp_path / output_folder.LOCK_FILE)
+    assert np.isfinite(checkpoint(tmp_path)["state/d_losses"]).all()
