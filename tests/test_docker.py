@@ -98,13 +98,6 @@ def test_the_image_copies_the_script_and_every_module_of_its_package():
     assert not [f for f in copied_files() if "__pycache__" in f or f.endswith(".pyc")]
 
 
-def test_the_dockerignore_reader_follows_dockers_rules():
-    assert in_build_context("dc_gan.py") and in_build_context("dcgan_port/data.py")
-    assert not in_build_context("tests/test_docker.py")
-    assert not in_build_context("dcgan_port/__pycache__/data.cpython-311.pyc")
-    assert not in_build_context(".venv/bin/python")
-
-
 @pytest.mark.parametrize("readme_name", ["README.md", "README.cn.md"])
 def test_the_image_runs_the_script_and_takes_its_flags_after_the_image_name_as_the_readme_says(readme_name):
     assert entrypoint() == "python dc_gan.py" and instructions("CMD") == []
