@@ -1,8 +1,8 @@
-"""Run one of the chapter's notebooks on a quick setting, open the executed copy in Jupyter in a headless
-Chromium, and save a screenshot of what a reader sees at the training cell: its loss lines and the
-pictures below them. In 256 colours, to stay small.
+"""Run one of the chapter's notebooks on a short setting, open the executed copy in Jupyter in a headless
+Chromium, and save a screenshot of what a reader sees below the training cell: the loss curve, the film
+and the last grid. In 256 colours, to stay small.
 
-    python docs/notebook_screenshot.py dc_gan.cn.ipynb --data_dir ~/mnist --out docs/notebook.png
+    python docs/notebook_screenshot.py dc_gan.cn.ipynb --data_dir ~/mnist --epoch 2 --batch_size 64 --out docs/notebook.png
 
 Needs the notebook's requirements (requirements-notebook.txt), papermill and selenium
 (tests/requirements-notebook.txt), and Chromium with its driver (Debian: apt-get install chromium
@@ -26,6 +26,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--hide-scrollbars")
 WINDOW = (1280, 1500)
+SCREENSHOT_WINDOW = (1280, 1900)  # from the loss curve's cell down to the last grid
 
 
 def chromium_paths():
@@ -162,24 +163,27 @@ def open_notebook(driver, url, token, name, timeout=180):
 def screenshot(driver, out, cell_text):
     """Scroll the code cell whose text holds cell_text to the top, and save the window in 256 colours."""
     from PIL import Image
-    found = driver.execute_script("""
-        const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell'));
-        const cell = cells.find(c => c.querySelector('.cm-content').textContent.includes(arguments[0]));
-        if (!cell) return false;
-        let scroller = cell.parentElement;
-        while (scroller && !(scroller.scrollHeight > scroller.clientHeight
-                             && /auto|scroll/.test(getComputedStyle(scroller).overflowY))) {
-            scroller = scroller.parentElement;
-        }
-        cell.scrollIntoView();
-        if (scroller) {
-            scroller.scrollTop += cell.getBoundingClientRect().top
-                                  - scroller.getBoundingClientRect().top - 8;
-        }
-        return true;""", cell_text)
-    if not found:
-        raise RuntimeError("no code cell holds {!r}".format(cell_text))
-    time.sleep(1)
+    # Jupyter renders and measures cells as they come into view, which moves the ones below: scroll
+    # until the cell stays where it was put
+    for _ in range(20):
+        offset = driver.execute_script("""
+            const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell'));
+            const cell = cells.find(c => c.querySelector('.cm-content').textContent.includes(arguments[0]));
+            if (!cell) return null;
+            let scroller = cell.parentElement;
+            while (scroller && !(scroller.scrollHeight > scroller.clientHeight
+                                 && /auto|scroll/.test(getComputedStyle(scroller).overflowY))) {
+                scroller = scroller.parentElement;
+            }
+            if (!scroller) { cell.scrollIntoView(); return 0; }
+            const offset = cell.getBoundingClientRect().top - scroller.getBoundingClientRect().top - 8;
+            scroller.scrollTop += offset;
+            return offset;""", cell_text)
+        if offset is None:
+            raise RuntimeError("no code cell holds {!r}".format(cell_text))
+        time.sleep(1)
+        if abs(offset) < 2:
+            break
     png = out + ".full.png"
     driver.save_screenshot(png)
     with Image.open(png) as picture:
@@ -194,20 +198,27 @@ def main(argv=None):
     parser.add_argument("--mnist_split", default="test")
     parser.add_argument("--epoch", type=int, default=1)
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--max_batches", type=int, default=100)
+    parser.add_argument("--max_batches", type=int, default=None)
+    parser.add_argument("--cell", default='"losses.png"',
+                        help="the screenshot starts at the code cell holding this text")
     parser.add_argument("--out", required=True, help="the PNG to write")
+    parser.add_argument("--keep", metavar="DIR", help="run the notebook in DIR and keep it there; if DIR "
+                        "holds it executed already, only take the screenshot")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="notebook-screenshot-") as work:
+    with contextlib.ExitStack() as stack:
+        work = args.keep or stack.enter_context(tempfile.TemporaryDirectory(prefix="notebook-screenshot-"))
+        os.makedirs(work, exist_ok=True)
         name = os.path.basename(args.notebook)
-        execute(os.path.join(ROOT, args.notebook), os.path.join(work, name), dict(
-            epoch=args.epoch, batch_size=args.batch_size, max_batches=args.max_batches,
-            data_dir=os.path.abspath(os.path.expanduser(args.data_dir)), mnist_split=args.mnist_split,
-            output=os.path.join(work, "output_dcgan")))
-        with jupyter_server(work) as (url, token), chromium() as driver:
+        if not os.path.isfile(os.path.join(work, name)):
+            execute(os.path.join(ROOT, args.notebook), os.path.join(work, name), dict(
+                epoch=args.epoch, batch_size=args.batch_size, max_batches=args.max_batches,
+                data_dir=os.path.abspath(os.path.expanduser(args.data_dir)),
+                mnist_split=args.mnist_split, output=os.path.join(os.path.abspath(work), "output_dcgan")))
+        with jupyter_server(work) as (url, token), chromium(SCREENSHOT_WINDOW) as driver:
             seen = open_notebook(driver, url, token, name)
             print("{}: {!r}, {} code cells, pictures {}".format(
                 name, seen["heading"], len(seen["code"]), seen["pictures"]))
-            screenshot(driver, args.out, "status = main(")
+            screenshot(driver, args.out, args.cell)
     print("{}: {} bytes".format(args.out, os.path.getsize(args.out)))
     return 0
 
