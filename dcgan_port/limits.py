@@ -12,10 +12,11 @@ from dcgan_port.run_folder import LOSS_CURVE_FILE
 
 # Peak memory of a training run on a CPU, measured (the peak resident set of `dc_gan.py --max_batches 1
 # --mnist_split test`, its grid at batch 0 included) on paddle 2.6.2, AMD EPYC Zen 4: 815 MB at batch 16,
-# 1797 MB at 512, 5319 MB at 2048 on the fast path; 750 MB and 1018 MB at 16 and 512 on paddle's own
-# kernels (--onednn false), which need less. A line above the fast path's points, for both.
+# 1797 MB at 512, 5319 MB at 2048 on the fast path; 750, 1018 and 2128 MB at 16, 512 and 2048 on paddle's
+# own kernels (--onednn false). A line above each path's points.
 TRAINING_BASE_BYTES = 800e6  # paddle, the programs, the 10,000 images of the test split
-BYTES_PER_IMAGE = 2.4e6  # each image of the batch: activations, gradients, oneDNN's buffers, the grid
+BYTES_PER_IMAGE = 2.4e6  # each image of the batch on the fast path: activations, gradients, oneDNN's buffers
+BYTES_PER_IMAGE_PLAIN = 0.75e6  # on paddle's own kernels
 MEMORY_MARGIN = 0.9  # refuse when the estimate passes this share of the memory available
 MNIST_IMAGES = {"train": 60000, "test": 10000}  # float32 rows of 784 pixels held through the run
 TEST_SPLIT_IMAGES = 10000  # in TRAINING_BASE_BYTES already
@@ -115,10 +116,11 @@ def available_memory():
     return min(min(free + held, whole) for free, whole in known)
 
 
-def training_memory(batch_size, num_images=TEST_SPLIT_IMAGES):
+def training_memory(batch_size, num_images=TEST_SPLIT_IMAGES, onednn=True):
     """The peak memory of a CPU training run at this batch size, in bytes, by the measured line."""
     extra_images = max(num_images - TEST_SPLIT_IMAGES, 0)
-    return TRAINING_BASE_BYTES + BYTES_PER_IMAGE * batch_size + extra_images * IMAGE_BYTES
+    return (TRAINING_BASE_BYTES + (BYTES_PER_IMAGE if onednn else BYTES_PER_IMAGE_PLAIN) * batch_size
+            + extra_images * IMAGE_BYTES)
 
 
 def usable_cores():
@@ -138,20 +140,21 @@ def check_threads(num_threads):
                              num_threads, cores, of_machine, cores))
 
 
-def check_batch_memory(batch_size, mnist_split="train", available=None):
+def check_batch_memory(batch_size, mnist_split="train", onednn=True, available=None):
     """Refuse a batch whose training would not fit in the memory available (or under a cgroup limit)."""
     available = available_memory() if available is None else available
     if available is None:
         return
     images = MNIST_IMAGES.get(mnist_split, TEST_SPLIT_IMAGES)  # a folder of pictures: as many, say
-    needed = training_memory(batch_size, images)
+    needed = training_memory(batch_size, images, onednn)
     if needed > MEMORY_MARGIN * available:
-        largest = int((MEMORY_MARGIN * available - training_memory(0, images)) // BYTES_PER_IMAGE)
+        per_image = training_memory(1, images, onednn) - training_memory(0, images, onednn)
+        largest = int((MEMORY_MARGIN * available - training_memory(0, images)) // per_image)
         advice = ("pass --batch_size {} or less".format(largest) if largest >= 1
                   else "free some memory or raise the container's memory limit")
         raise UsageError("--batch_size {} needs about {:.1f} GB of memory to train on a CPU (about {:.1f} "
                          "MB per image of a batch), and this process can have {:.1f} GB; {}".format(
-                             batch_size, needed / 1e9, BYTES_PER_IMAGE / 1e6, available / 1e9, advice))
+                             batch_size, needed / 1e9, per_image / 1e6, available / 1e9, advice))
 
 
 def check_not_folders(output, names):
@@ -173,7 +176,8 @@ def check_training(settings):
         checkpoints.CHECKPOINT_FILE, checkpoints.GENERATOR_PREFIX + ".pdmodel",
         checkpoints.GENERATOR_PREFIX + ".pdiparams", LOSS_CURVE_FILE, FILM_FILE])
     if not settings.use_gpu:
-        check_batch_memory(settings.batch_size, settings.mnist_split)
+        # a build without oneDNN trains on the plain path even so: the fast path's line is the safe side
+        check_batch_memory(settings.batch_size, settings.mnist_split, settings.onednn)
 
 
 def check_drawing(settings, image_side=28):

@@ -55,12 +55,18 @@ def test_the_memory_estimate_follows_the_measured_line_and_the_advice_passes():
     # measured: 815 MB at batch 16, 1797 MB at 512, 5319 MB at 2048 (the fast path, the test split)
     for batch, measured in ((16, 815e6), (512, 1797e6), (2048, 5319e6)):
         assert measured <= limits.training_memory(batch, 10000) <= 1.2 * measured
+    # --onednn false: 750 MB at 16, 1018 MB at 512, 2128 MB at 2048
+    for batch, measured in ((16, 750e6), (512, 1018e6), (2048, 2128e6)):
+        assert measured <= limits.training_memory(batch, 10000, onednn=False) <= 1.2 * measured
     assert limits.training_memory(128, 60000) - limits.training_memory(128, 10000) == 50000 * 784 * 4
     with pytest.raises(UsageError) as refused:
         limits.check_batch_memory(512, "test", available=1.5e9)
     advised = int(str(refused.value).split("pass --batch_size ")[1].split()[0])
     assert 1 <= advised < 512
     limits.check_batch_memory(advised, "test", available=1.5e9)  # the advice itself passes
+    limits.check_batch_memory(1000, "test", onednn=False, available=2.5e9)  # the plain path needs less
+    with pytest.raises(UsageError):
+        limits.check_batch_memory(1000, "test", onednn=True, available=2.5e9)
     with pytest.raises(UsageError, match="free some memory or raise the container's memory limit"):
         limits.check_batch_memory(1, "train", available=0.5e9)
 
@@ -220,7 +226,7 @@ def test_the_caches_module_moves_nothing_where_paddles_own_folder_can_be_made(tm
 
 
 def test_settings_objects_are_all_the_checks_need(tmp_path):
-    settings = types.SimpleNamespace(output=str(tmp_path), batch_size=1, num_threads=1, use_gpu=True,
-                                     mnist_split="test", generate=1)
+    settings = types.SimpleNamespace(output=str(tmp_path), batch_size=1, num_threads=1, use_gpu=False,
+                                     onednn=False, mnist_split="test", generate=1)
     limits.check_training(settings)
     limits.check_drawing(settings)
