@@ -46,12 +46,19 @@ FAIL_FACTOR = 3.0
 FAIL_FID = 150.0  # 3 x the twin's worst on this FID (49.0, bench/seeds.py twin runs 0-1, AMD EPYC Zen 4)
 
 
-def train_dc_gan(variant, run, epochs, threads):
-    output = os.path.join(WORK, "{}-{}".format(variant, run))
+def run_folder(variant, run, batch_size):
+    """bench/.cache/seeds/VARIANT-RUN at the chapter's batch size, VARIANT-bBATCH-RUN at another."""
+    name = variant if batch_size == dc_gan.batch_size else "{}-b{}".format(variant, batch_size)
+    return os.path.join(WORK, "{}-{}".format(name, run))
+
+
+def train_dc_gan(variant, run, epochs, threads, batch_size):
+    output = run_folder(variant, run, batch_size)
     os.makedirs(output, exist_ok=True)
     command = [sys.executable, os.path.join(ROOT, "dc_gan.py"), "--data_dir", quality.SHARED_MNIST,
                "--mnist_split", "test", "--epoch", str(epochs), "--save_every_minutes", "0",
-               "--num_threads", str(threads), "--output", output] + VARIANTS[variant]
+               "--batch_size", str(batch_size), "--num_threads", str(threads),
+               "--output", output] + VARIANTS[variant]
     with open(os.path.join(output, "log.txt"), "w") as log:
         subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=ROOT,
                        env=dict(os.environ, **VARIANT_ENVIRONMENT.get(variant, {})))
@@ -61,7 +68,7 @@ def train_dc_gan(variant, run, epochs, threads):
     return samples, len(d_losses), d_losses, dg_losses
 
 
-def train_twin(run, epochs, threads):
+def train_twin(run, epochs, threads, batch_size):
     import torch
     import torch_twin
 
@@ -69,13 +76,13 @@ def train_twin(run, epochs, threads):
     torch.set_num_threads(threads)
     images = load_mnist("test", quality.SHARED_MNIST)
     rng = np.random.default_rng(run)
-    twin = torch_twin.Twin(dc_gan.batch_size)
-    batches = len(images) // dc_gan.batch_size
+    twin = torch_twin.Twin(batch_size)
+    batches = len(images) // batch_size
     d_losses, dg_losses = [], []
     for _ in range(epochs):
         order = rng.permutation(len(images))
         for b in range(batches):
-            rows = order[b * dc_gan.batch_size:(b + 1) * dc_gan.batch_size]
+            rows = order[b * batch_size:(b + 1) * batch_size]
             d_loss, dg = twin.train_batch(torch.from_numpy(images[rows]))
             d_losses.append(d_loss)
             dg_losses.extend(dg)
@@ -94,6 +101,8 @@ def main():
                         help="repeatable; default: default, raw_logits, twin")
     parser.add_argument("--epoch", type=int, default=8, help="epochs of 78 batches (default 8: 624 "
                         "iterations)")
+    parser.add_argument("--batch_size", type=int, default=dc_gan.batch_size,
+                        help="(default the chapter's %(default)s; 32: 312 batches an epoch)")
     parser.add_argument("--threads", type=int, default=default_cpu_threads())
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(quality.SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
@@ -113,10 +122,11 @@ def main():
         for variant in variants:
             start = time.time()
             if variant == "twin":
-                samples, iterations, d_losses, dg_losses = train_twin(run, args.epoch, args.threads)
+                samples, iterations, d_losses, dg_losses = train_twin(run, args.epoch, args.threads,
+                                                                      args.batch_size)
             else:
                 samples, iterations, d_losses, dg_losses = train_dc_gan(variant, run, args.epoch,
-                                                                        args.threads)
+                                                                        args.threads, args.batch_size)
             s = quality.score(model, reference, samples)
             results[variant].append(s["FID"])
             last_epoch = max(1, iterations // args.epoch)

@@ -90,7 +90,7 @@ def deconv_tap_selection():
     return selection
 
 
-def deconv_via_conv2d(x, num_filters, name, filter_size=5, stride=2, dilation=1, padding=2,
+def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation=1, padding=2,
                       output_size=None, act=None):
     """The chapter's deconv, computed on conv2d's fast CPU kernels: same parameters, same values.
 
