@@ -24,7 +24,8 @@ line places it. Around them:
   script starts with).
 
 Notebooks are written without outputs, with cell ids derived from their place, so that the same sources
-always make the same bytes.
+always make the same bytes. The defaults come from dc_gan.parse_args([]), so run it where dc_gan.py runs
+(the project's virtual environment: paddle installed).
 """
 import argparse
 import ast
@@ -307,9 +308,10 @@ def main(argv=None):
         print("not what `python notebook_src/build.py` makes: {}".format(", ".join(stale)),
               file=sys.stderr)
         return 1
-    print("{}: {}".format("checked" if args.check else "written",
-                          ", ".join(stale) if not args.check and stale else "up to date"
-                          if not args.check else ", ".join(made)))
+    if args.check:
+        print("up to date: {}".format(", ".join(made)))
+    else:
+        print("written: {}".format(", ".join(stale)) if stale else "up to date: {}".format(", ".join(made)))
     return 0
 
 
