@@ -9,6 +9,9 @@ import io
 import json
 import os
 import re
+import signal
+import threading
+import time
 
 import pytest
 from PIL import Image
@@ -129,12 +132,16 @@ def test_the_sections_come_in_the_chapters_order_after_a_link_to_it(name):
 # ---------------------------------------------------------------------------------------------------
 # Run all, as papermill runs it, on a tiny run of the real test split
 # ---------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    """{notebook: (its executed copy's path, the run's output folder)}, both notebooks run once."""
+def skip_without_the_real_test_split():
     if not os.path.isfile(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
         pytest.skip("the real MNIST test split is not in {} (it is not part of this repository: set "
                     "DCGAN_MNIST_DIR to a folder with MNIST's t10k files)".format(SHARED_MNIST))
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """{notebook: (its executed copy's path, the run's output folder)}, both notebooks run once."""
+    skip_without_the_real_test_split()
     folder = tmp_path_factory.mktemp("executed")
     runs = {}
     for name in NOTEBOOKS:
@@ -193,6 +200,41 @@ def test_run_all_shows_the_loss_curve_the_film_and_the_last_grid(executed, name)
     assert grid.convert("RGB").tobytes() == Image.open(output / "0000_0010.png").convert("RGB").tobytes()
     (drawn,) = pictures(cell_holding(nb, '"--generate=64"'))
     assert drawn.size == Image.open(output / "generated.png").size
+
+
+def test_interrupting_the_kernel_while_it_trains_finishes_the_batch_and_saves(tmp_path):
+    """Jupyter's Interrupt (SIGINT to the kernel) during the training cell, as the notebook's text says:
+    the batch is finished, everything saved, the cell ends without a traceback, status 130."""
+    skip_without_the_real_test_split()
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(os.path.join(ROOT, NOTEBOOKS[0]), as_version=4)
+    output = tmp_path / "output"
+    code_cells(nb)[0]["source"] += "\n" + "\n".join("{} = {!r}".format(k, v) for k, v in dict(
+        TINY, max_batches=1000, data_dir=SHARED_MNIST, output=str(output)).items())
+    client = NotebookClient(nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": ROOT}})
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if "status = main(" in cell.source:
+                def interrupt_after_the_first_grid():
+                    deadline = time.time() + 300
+                    while not (output / "0000_0000.png").exists() and time.time() < deadline:
+                        time.sleep(0.2)
+                    os.kill(client.km.provisioner.pid, signal.SIGINT)
+                threading.Thread(target=interrupt_after_the_first_grid, daemon=True).start()
+                client.execute_cell(cell, index)
+                break
+            client.execute_cell(cell, index)
+        probe = nbformat.v4.new_code_cell("print('status', status)")
+        nb.cells.append(probe)
+        client.execute_cell(probe, len(nb.cells) - 1)
+    assert [o for o in cell.outputs if o["output_type"] == "error"] == []
+    stderr = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stderr")
+    assert "stopped by Ctrl-C: everything is saved in {}".format(output) in stderr
+    assert "".join(probe.outputs[0]["text"]) == "status 130\n"
+    assert {"checkpoint.npz", "generator.pdmodel", "losses.png", "progress.gif"} <= set(os.listdir(output))
 
 
 # ---------------------------------------------------------------------------------------------------
