@@ -6,7 +6,8 @@ and the last grid. In 64 colours, to stay small.
 
 Needs the notebook's requirements (requirements-notebook.txt), papermill and selenium
 (tests/requirements-notebook.txt), and Chromium with its driver (Debian: apt-get install chromium
-chromium-driver). tests/test_notebooks.py opens the notebooks with the same server and browser.
+chromium-driver), and for the Chinese notebook's text a CJK font (Debian: fonts-wqy-zenhei; without one
+Chromium draws boxes). tests/test_notebooks.py opens the notebooks with the same server and browser.
 """
 import argparse
 import contextlib
