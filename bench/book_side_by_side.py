@@ -42,11 +42,18 @@ from dcgan_port.data import load_mnist  # noqa: E402
 
 BOOK_FILES = ("dc_gan.py", "network.py", "utility.py")  # the Book's 09.gan code that runs
 BOOK_FLAGS = ["--enable_ce", "true", "--epoch", "1", "--use_gpu", "false"]
-PORT_PATHS = {"fast": [], "plain": ["--onednn", "false"]}  # the port's default CPU path; the chapter's ops
+# the port's default CPU path; the chapter's ops on one thread, as the Book's code ran on a CPU (and two
+# threads of paddle's own kernels crawl on a shared machine: 50 s an iteration at a load average of 10)
+PORT_PATHS = {"fast": [], "plain": ["--onednn", "false", "--num_threads", "1"]}
 BOOK_NAME = re.compile(r"([DG])\.(conv|bn|fc|deconv)\.(\d+)\.([wb1-4])")
 FIRST_INDEX = {("D", "conv"): 1, ("D", "bn"): 1, ("D", "fc"): 1,
                ("G", "fc"): 3, ("G", "bn"): 3, ("G", "deconv"): 1}
 SAMPLES = 8  # values of each initial tensor kept in the fixture, besides its checksum
+
+
+def paddle_version():
+    import paddle
+    return paddle.__version__
 
 
 def cpu_line():
@@ -154,11 +161,20 @@ def port_feeds(data_dir, batch_size=128):
 
 
 def run_port(args, path, folder):
-    command = [sys.executable, os.path.join(ROOT, "dc_gan.py"), "--enable_ce", "true", "--epoch", "1",
-               "--mnist_split", "test", "--data_dir", args.data_dir, "--output", folder,
-               "--save_every_minutes", "0"] + PORT_PATHS[path]
-    print("\n$ " + " ".join(command), "  #", load(), flush=True)
-    out = stream(command, cwd=ROOT)
+    """The port's CE run on one path, in folder; one finished there already is reused."""
+    log = os.path.join(folder, "stdout.txt")
+    if os.path.isfile(log):
+        print("\nthe port's run on the {} path recorded in {}".format(path, folder))
+        with open(log) as f:
+            out = f.read()
+    else:
+        command = [sys.executable, os.path.join(ROOT, "dc_gan.py"), "--enable_ce", "true", "--epoch", "1",
+                   "--mnist_split", "test", "--data_dir", args.data_dir, "--output", folder,
+                   "--save_every_minutes", "0"] + PORT_PATHS[path]
+        print("\n$ " + " ".join(command), "  #", load(), flush=True)
+        out = stream(command, cwd=ROOT)
+        with open(log, "w") as f:
+            f.write(out)
     rates = re.findall(r"\[([\d.]+) batch/s", out)
     d, dg = checkpoint_losses(folder)
     return {"d": d, "dg": dg, "kpis": kpis(out), "seconds": 1 / float(rates[-1]) if rates else None}
@@ -201,7 +217,8 @@ def fixture(args, initial, book_d, book_dg, book_kpis, seconds):
                 "shuffling) on the MNIST test split, 78 batches of 128, on a CPU",
         "made_by": "python bench/book_side_by_side.py --book BOOK --book_python BOOK_PYTHON "
                    "--write_fixture " + os.path.relpath(args.write_fixture, ROOT).replace(os.sep, "/"),
-        "cpu": cpu_line(), "book_commit": book_commit(args.book), "book_files_sha256": book_hashes,
+        "cpu": cpu_line(), "libc": " ".join(platform.libc_ver()),  # paddle 1.8.5's logf is the libc's
+        "book_commit": book_commit(args.book), "book_files_sha256": book_hashes,
         "initial": params, "d_losses": book_d, "dg_losses": book_dg, "kpis": book_kpis,
         "book_seconds_per_iteration": float(np.mean(seconds)),
     }
@@ -269,8 +286,8 @@ def main():
     parser.add_argument("--book_python", required=True, help="a Python with paddlepaddle==1.8.5")
     parser.add_argument("--data_dir", default=SHARED_MNIST, help="MNIST's t10k files (default %(default)s)")
     parser.add_argument("--paths", default="fast,plain", help="the port's paths to run (default %(default)s)")
-    parser.add_argument("--book_record", help="keep the Book's run in this folder, or reuse the one there "
-                        "(its initial tensors take 190 MB)")
+    parser.add_argument("--work_dir", help="keep the runs in this folder (the Book's initial tensors take "
+                        "190 MB), and reuse those that finished there; default: a temporary folder")
     parser.add_argument("--write_fixture", help="write what paddle 1.8.5 computed to this JSON file")
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(args.data_dir, "t10k-images-idx3-ubyte.gz")):
@@ -280,14 +297,15 @@ def main():
     print(cpu_line(), "|", platform.system(), platform.machine(), "|", load())
 
     with tempfile.TemporaryDirectory(prefix="book_side_by_side_") as tmp:
-        record = args.book_record or os.path.join(tmp, "book")
+        work = args.work_dir or tmp
+        record = os.path.join(work, "book")
         os.makedirs(record, exist_ok=True)
         book_out, runs, initial = run_book(args, record)
         book_d, book_dg, seconds, book_feeds = book_iterations(runs)
         book_kpis = kpis(book_out)
         ports = {}
         for path in [p for p in args.paths.split(",") if p]:
-            ports[path] = run_port(args, path, os.path.join(tmp, path))
+            ports[path] = run_port(args, path, os.path.join(work, "{}-paddle{}".format(path, paddle_version())))
 
     print("\nInitial weights: the Book's (paddle {}) against dcgan_port.book_weights".format(runs["paddle"]))
     rows = check_initial(initial)
