@@ -35,7 +35,14 @@ def test_each_readme_is_short_and_links_the_other_in_its_first_line(name, other)
 
 def test_both_readmes_give_the_same_commands():
     english, chinese = (commands(read(name)) for name in READMES)
-    assert english and english == chinese
+    # but for the notebook each opens: the one in its own language
+    assert english and english == [c.replace("dc_gan.cn.ipynb", "dc_gan.ipynb") for c in chinese]
+
+
+@pytest.mark.parametrize("name, notebook", [("README.md", "dc_gan.ipynb"), ("README.cn.md", "dc_gan.cn.ipynb")])
+def test_the_notebook_command_comes_next_to_the_two_opening_commands(name, notebook):
+    assert commands(read(name))[2] == ("python3 -m venv .venv && .venv/bin/pip install -r requirements-notebook.txt"
+                                       " && .venv/bin/jupyter notebook " + notebook)
 
 
 @pytest.mark.parametrize("name", READMES)
