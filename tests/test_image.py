@@ -6,13 +6,17 @@ split bind-mounted read-only. Skipped, with the reason, only where no engine can
 container, volume and image tag these tests make is theirs, named dcgan-imagetest-*, and removed after.
 The timings of each part are printed (pytest -s) and written to the log DCGAN_IMAGE_TIMINGS names."""
 import contextlib
+import json
 import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -129,11 +133,36 @@ def base(engine):
     return standin.split(":")[0], pin
 
 
+BUILD_MNIST = os.path.join(ROOT, "docker", "mnist")  # MNIST's files for a build that cannot download them
+
+
+def shared_mnist_files():
+    return sorted(name for name in os.listdir(SHARED_MNIST) if re.fullmatch(
+        r"(t10k|train)-(images-idx3|labels-idx1)-ubyte(\.gz)?", name)) if os.path.isdir(SHARED_MNIST) else []
+
+
+@contextlib.contextmanager
+def mnist_for_the_build():
+    """The build arguments that put MNIST in the image: the shared split, copied into docker/mnist/ for
+    the build (and removed after; files a user put there stay) with no download tried, as where MNIST's
+    servers cannot be reached; without a shared split the build downloads MNIST itself."""
+    files = shared_mnist_files()
+    placed = [name for name in files if not os.path.exists(os.path.join(BUILD_MNIST, name))]
+    try:
+        for name in placed:
+            shutil.copyfile(os.path.join(SHARED_MNIST, name), os.path.join(BUILD_MNIST, name))
+        yield ["--build-arg", "MNIST_URL="] if files else []
+    finally:
+        for name in placed:
+            os.remove(os.path.join(BUILD_MNIST, name))
+
+
 @pytest.fixture(scope="session")
 def image(base):
     started = time.time()
-    docker("build", "--network", "host", "--build-arg", "PADDLE_IMAGE=" + base[0],
-           "--build-arg", "PADDLE_TAG=" + base[1], "-t", IMAGE, ROOT, timeout=1800)
+    with mnist_for_the_build() as mnist_args:
+        docker("build", "--network", "host", "--build-arg", "PADDLE_IMAGE=" + base[0],
+               "--build-arg", "PADDLE_TAG=" + base[1], *mnist_args, "-t", IMAGE, ROOT, timeout=1800)
     timing("building the project's image", time.time() - started)
     yield IMAGE
     docker("image", "rm", "-f", IMAGE, check=False)
@@ -218,13 +247,13 @@ def test_a_tiny_run_trains_offline_as_uid_1000_into_a_named_volume(image, mnist,
 
 
 def readme_docker_runs():
-    """The README's `docker run` lines of the CPU image, in both languages."""
+    """The README's `docker run` lines of the CPU image that train, in both languages."""
     lines = []
     for name in ("README.md", "README.cn.md"):
         for line in read(name).splitlines():
             line = line.strip()
             if line.startswith("docker run ") and "--gpus" not in line and "paddlepaddle/" not in line \
-                    and line not in lines:
+                    and not line.endswith(" notebook") and line not in lines:  # Jupyter's: tested below
                 lines.append(line)
     return lines
 
@@ -337,6 +366,11 @@ def test_a_read_only_container_trains_from_data_dir_and_answers_help(image, mnis
             "read-only" if cache_mount.endswith(":ro") else "writable"), seconds)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
         assert "Traceback" not in result.stderr and "done: 5 batches" in result.stdout
+    # an empty, read-only cache: not filled from the image's (which holds MNIST where the build
+    # downloaded the originals)
+    empty = volumes.new("readonly-empty-cache")
+    flags = ["--read-only", "-v", output + ":" + OUTPUT,
+             "--mount", "type=volume,source={},target={},readonly,volume-nocopy".format(empty, CACHE)]
     refused, _ = run(image, "--mnist_split", "test", docker_flags=flags)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-3000:]
     (line,) = refused.stderr.strip().splitlines()
@@ -365,3 +399,143 @@ def test_the_gpu_image_builds_where_its_base_can_be_pulled(engine):
     docker("build", "--network", "host", "--build-arg", "PADDLE_TAG=" + tag, "-t", PREFIX + "-gpu", ROOT,
            timeout=3600)
     docker("image", "rm", "-f", PREFIX + "-gpu", check=False)
+
+
+# ---------------------------------------------------------------------------------------------------
+# docker run -p 127.0.0.1:8888:8888 IMAGE notebook: Jupyter on the chapter's notebooks
+# ---------------------------------------------------------------------------------------------------
+NOTEBOOKS = "/app/notebooks"  # the work volume Jupyter serves
+IMAGE_MNIST = "/app/mnist"
+TOKEN_URL = re.compile(r"http://127\.0\.0\.1:8888/tree\?token=([0-9a-f]{32,})\b")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(url, method="GET", body=None, headers=None, opener=None):
+    """(status, headers, body) of a request, redirects not followed."""
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+    handlers = [NoRedirect()] + ([opener] if opener else [])
+    request = urllib.request.Request(url, method=method, headers=headers or {},
+                                     data=None if body is None else json.dumps(body).encode())
+    try:
+        with urllib.request.build_opener(*handlers).open(request, timeout=60) as answer:
+            return answer.status, answer.headers, answer.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode("utf-8", "replace")
+
+
+def expected_split():
+    """The split the image's notebooks read: the training split where the build had it."""
+    files = shared_mnist_files()
+    return "train" if not files or any(name.startswith("train-") for name in files) else "test"
+
+
+def test_notebook_serves_the_chapter_with_its_token_only_and_saves_work_in_the_volume(image, volumes):
+    """As the README says: docker run -p 127.0.0.1:8888:8888 IMAGE notebook. The URL with the token is
+    in the log; the notebooks answer with it, and without it (or with another) are refused; a browser's
+    session saves only with its XSRF token, into the volume, where a new container keeps it."""
+    work, port = volumes.new("notebooks"), free_port()
+    with container_named("notebook") as name:
+        started = time.time()
+        docker("run", "-d", "--name", name, "-p", "127.0.0.1:{}:8888".format(port),
+               "-v", work + ":" + NOTEBOOKS, image, "notebook")
+        while not TOKEN_URL.search(logs(name)):
+            assert time.time() - started < 180, logs(name)
+            assert docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip() == "true", logs(name)
+            time.sleep(0.5)
+        timing("Jupyter up, its URL in the log", time.time() - started)
+        token = TOKEN_URL.search(logs(name)).group(1)
+        # the server runs as the image's user, and says where it serves from
+        assert docker("exec", name, "stat", "-c", "%u", "/proc/1").stdout.strip() == "1000"
+        assert "jupyter-notebook" in docker("exec", name, "cat", "/proc/1/cmdline").stdout
+        assert "Serving notebooks from local directory: " + NOTEBOOKS in logs(name)
+        site = "http://127.0.0.1:{}".format(port)
+
+        for notebook in ("dc_gan.ipynb", "dc_gan.cn.ipynb"):
+            status, _, body = http("{}/api/contents/{}?token={}".format(site, notebook, token))
+            assert status == 200, body[:1000]
+            content = json.loads(body)
+            assert content["type"] == "notebook" and content["writable"]
+            (settings,) = [c["source"] for c in content["content"]["cells"]
+                           if "parameters" in c["metadata"].get("tags", [])]
+            assert 'data_dir = "{}"'.format(IMAGE_MNIST) in settings
+            assert 'mnist_split = "{}"'.format(expected_split()) in settings
+            status, _, page = http("{}/notebooks/{}?token={}".format(site, notebook, token))
+            assert status == 200 and "<title>Jupyter Notebook" in page, page[:1000]
+            # refused without the token, or with another
+            status, headers, _ = http("{}/notebooks/{}".format(site, notebook))
+            assert status == 302 and "/login?" in headers["Location"]
+            for refused in ("{}/api/contents/{}".format(site, notebook),
+                            "{}/api/contents/{}?token={}".format(site, notebook, "0" * len(token))):
+                assert http(refused)[0] == 403, refused
+        assert http("{}/api/kernels".format(site), method="POST", body={"name": "python3"})[0] == 403
+
+        # a browser's session: the token once, then cookies; saving needs the XSRF token too
+        cookies = urllib.request.HTTPCookieProcessor()
+        assert http("{}/tree?token={}".format(site, token), opener=cookies)[0] == 200
+        xsrf = {c.name: c.value for c in cookies.cookiejar}["_xsrf"]
+        status, _, body = http("{}/api/contents/dc_gan.ipynb".format(site), opener=cookies)
+        assert status == 200, body[:1000]
+        saved = json.loads(body)["content"]
+        saved["cells"].insert(0, {"cell_type": "markdown", "metadata": {},
+                                  "source": "saved by " + RUN_ID})
+        change = {"type": "notebook", "format": "json", "content": saved}
+        url = "{}/api/contents/dc_gan.ipynb".format(site)
+        status, _, body = http(url, "PUT", change, {"Content-Type": "application/json"}, opener=cookies)
+        assert status == 403 and "_xsrf" in body, body[:1000]
+        status, _, body = http(url, "PUT", change, {"Content-Type": "application/json",
+                                                    "X-XSRFToken": xsrf}, opener=cookies)
+        assert status == 200, body[:1000]
+        started = time.time()
+        docker("stop", name)
+        timing("docker stop of Jupyter", time.time() - started)
+        status = int(docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout)
+        assert status in (0, 128 + 15), "exit status {}\n{}".format(status, logs(name)[-3000:])
+    # the saved notebook is in the volume, and a new container leaves it as saved
+    result, _ = run(image, "notebook", "--version", docker_flags=["-v", work + ":" + NOTEBOOKS])
+    assert result.returncode == 0, result.stderr[-3000:]
+    kept = json.loads(in_volume(image, work, "print(open('{}/dc_gan.ipynb').read())".format(NOTEBOOKS),
+                                mount=NOTEBOOKS))
+    assert "".join(kept["cells"][0]["source"]) == "saved by " + RUN_ID
+    assert {"dc_gan.ipynb", "dc_gan.cn.ipynb"} <= set(in_volume(
+        image, work, "import os; print('\\n'.join(os.listdir('{}')))".format(NOTEBOOKS),
+        mount=NOTEBOOKS).split())
+
+
+RUN_NOTEBOOK = """
+import json, nbclient, nbformat
+nb = nbformat.read("/app/chapter/dc_gan.cn.ipynb", as_version=4)
+(cell,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+cell.source += "\\nepoch = 1; batch_size = 32; max_batches = 11  # the test's tiny run\\n"
+nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
+                        resources={"metadata": {"path": "/app/notebooks"}}).execute()
+nbformat.write(nb, "/app/notebooks/executed.ipynb")
+"""
+
+
+def test_the_chinese_notebook_runs_in_the_container_offline_on_the_images_mnist(image, volumes):
+    """Run all, as nbclient (in the image with Jupyter) runs it, offline: the settings cell reads the
+    image's MNIST; a tiny run of 11 batches prints its loss lines and shows the grids."""
+    work = volumes.new("executed")
+    result, seconds = run(image, "-c", RUN_NOTEBOOK, docker_flags=[
+        "-v", work + ":" + NOTEBOOKS, "--entrypoint", "python"], timeout=1200)
+    timing("the Chinese notebook run in the container (11 batches of 32)", seconds)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    executed = json.loads(in_volume(image, work, "print(open('{}/executed.ipynb').read())".format(
+        NOTEBOOKS), mount=NOTEBOOKS))
+    outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    text = "".join("".join(o.get("text", "")) for o in outputs if o["output_type"] == "stream")
+    assert re.search(r"^Epoch ID=0 Batch ID=10 D-Loss=[\d.]+ DG-Loss=[\d.]+", text, re.M), text[-3000:]
+    assert "done: 11 batches" in text, text[-3000:]
+    pictures = [o for o in outputs if "image/png" in o.get("data", {}) or "image/gif" in o.get("data", {})]
+    assert len(pictures) >= 3, len(pictures)  # grids, the loss curve, display_image, generated digits
+    assert {"0000_0000.png", "0000_0010.png", "losses.png", "checkpoint.npz"} <= set(in_volume(
+        image, work, "import os; print('\\n'.join(os.listdir('{}/output_dcgan')))".format(NOTEBOOKS),
+        mount=NOTEBOOKS).split())
