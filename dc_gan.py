@@ -22,7 +22,7 @@ import PIL.Image
 import six
 import paddle
 
-from dcgan_port import checkpoints, data, drawing, fast_cpu, limits, output_folder, settings as run_settings
+from dcgan_port import checkpoints, data, drawing, fast_cpu, limits, output_folder
 from dcgan_port.book_weights import set_book_initial_values
 from dcgan_port.command_line import BOOLEAN, OneLineParser, print_arguments
 from dcgan_port.errors import UsageError
@@ -326,11 +326,12 @@ def train(settings, stop):
                         folder.save_grid(fig, generated_images, pass_id, batch_id)
 
                     if stop.requested:
-                        folder.save(run)
-                        return stop.stop_line(settings.output)
+                        break
                     if run.checkpoint_due():
                         folder.save_on_time(run)
-                folder.save(run)  # each epoch ends with a checkpoint
+                folder.save(run)  # each epoch ends with a checkpoint, and so does a stop
+                if stop.requested:
+                    return stop.stop_line(settings.output)
 
         if run.done == 0:
             folder.complete(run)

@@ -16,7 +16,7 @@ import paddle
 import pytest
 
 import dc_gan
-from dcgan_port import data, drawing, fast_cpu, output_folder
+from dcgan_port import data, drawing, output_folder
 from conftest import (ROOT, TINY_COUNT, assert_one_line_error, assert_same_training, ce_args,
                       checkpoint, fingerprint, tiny_digits, write_idx)
 
