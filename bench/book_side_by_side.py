@@ -1,6 +1,6 @@
 """The Book's own 09.gan on its own Paddle (1.8.5) beside the port, in CE mode, on the same batches and noise.
 
-    python bench/book_side_by_side.py --book BOOK --book_python /work/book-venv/bin/python
+    python bench/book_side_by_side.py --book BOOK --book_python PY [--work_dir DIR]
     python bench/book_side_by_side.py --book BOOK --book_python PY --write_fixture tests/fixtures/book_ce.json
 
 BOOK is a checkout of github.com/PaddlePaddle/book; PY a Python 3.7 with the Book's Paddle, made once with
@@ -12,8 +12,9 @@ It runs the Book's BOOK/09.gan/dc_gan.py unchanged, as its CE job does (`--enabl
 CPU, `--use_gpu false`), through bench/book_launcher.py, which bends two things and prints them: MNIST's md5
 check, and mnist.train() reading the test split (only the test split is at hand, in $DCGAN_MNIST_DIR, by
 default ../shared/data/mnist). Then it runs `python dc_gan.py --enable_ce true --epoch 1 --mnist_split test
---data_dir DIR` on the fast path and with `--onednn false` (the chapter's ops), and prints the losses side by
-side, both KPIs and each one's time per iteration, with the CPU and the machine's load. With
+--data_dir DIR` on the fast path and with `--onednn false --num_threads 1` (the chapter's ops, on one thread as
+the Book's code), and prints the losses side by side, both KPIs and each one's time per iteration, with the CPU
+and the machine's load. --work_dir keeps the runs, and a second call reuses those that finished. With
 --write_fixture it writes what paddle 1.8.5 computed (each parameter's initial tensor as a checksum and a
 few values, the losses of every iteration, the KPIs) for tests/test_book_ce.py.
 
@@ -175,9 +176,10 @@ def run_port(args, path, folder):
         out = stream(command, cwd=ROOT)
         with open(log, "w") as f:
             f.write(out)
-    rates = re.findall(r"\[([\d.]+) batch/s", out)
+    done = re.search(r"^done: (\d+) batches in (\d+)h(\d\d)m(\d\d)s", out, re.MULTILINE)
+    seconds = int(done.group(2)) * 3600 + int(done.group(3)) * 60 + int(done.group(4))
     d, dg = checkpoint_losses(folder)
-    return {"d": d, "dg": dg, "kpis": kpis(out), "seconds": 1 / float(rates[-1]) if rates else None}
+    return {"d": d, "dg": dg, "kpis": kpis(out), "seconds": seconds / int(done.group(1))}
 
 
 def checkpoint_losses(folder):
@@ -276,8 +278,8 @@ def print_side_by_side(book_paddle, book_d, book_dg, book_kpis, seconds, ports):
         print("  {:24s} {:>10.6f} {}".format(kpi, book_kpis[kpi], port))
     port = " ".join("{:>16.2f}s".format(ports[n]["seconds"]) for n in names)
     print("  {:24s} {:>9.2f}s {}".format("time per iteration", float(np.mean(seconds)), port))
-    print("  (the Book's: its own t_time per iteration, mean of {}, median {:.2f} s; the port's: the rate on "
-          "its last progress line)".format(len(seconds), float(np.median(seconds))))
+    print("  (the Book's: its own t_time per iteration, mean of {}, median {:.2f} s; the port's: its training "
+          "time on its last line, per batch)".format(len(seconds), float(np.median(seconds))))
 
 
 def main():
