@@ -37,6 +37,7 @@ sys.path.insert(0, ROOT)
 
 import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is imported)
 import numpy as np  # noqa: E402
+from cpu import cpu_model  # noqa: E402
 from quality import SHARED_MNIST  # noqa: E402
 from dcgan_port import book_weights  # noqa: E402
 from dcgan_port.data import load_mnist  # noqa: E402
@@ -58,16 +59,7 @@ def paddle_version():
 
 
 def cpu_line():
-    info = {}
-    if os.path.isfile("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                info.setdefault(key.strip(), value.strip())
-    name = info.get("model name") or platform.processor() or platform.machine()
-    if "cpu family" in info:
-        name += " (family {}, model {})".format(info["cpu family"], info.get("model", "?"))
-    return "{}, {} cores".format(name, os.cpu_count())
+    return "{}, {} cores".format(cpu_model(), os.cpu_count())
 
 
 def load():

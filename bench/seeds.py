@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import quality  # noqa: E402
 from dcgan_port.data import load_mnist  # noqa: E402
 from dcgan_port.fast_cpu import default_cpu_threads  # noqa: E402
-from speed import describe_cpu  # noqa: E402
+from cpu import describe_cpu  # noqa: E402
 
 VARIANTS = {  # the flags each variant adds to dc_gan.py's defaults
     "default": [],
@@ -113,7 +113,7 @@ def main():
     images, labels = quality.load_split()
     model = quality.classifier(images, labels)
     reference, _ = quality.embed(model, images[quality.TRAIN_PART:])
-    print(describe_cpu(args.threads), flush=True)
+    print(describe_cpu(args.threads, default_cpu_threads()), flush=True)
     print("{:12s} {:>4s} {:>6s} {:>8s} {:>10s} {:>10s} {:>8s} {:>10s} {:>8s}".format(
         "variant", "run", "iters", "minutes", "D-Loss", "DG-Loss", "FID", "confident", "entropy"),
         flush=True)

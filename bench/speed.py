@@ -12,7 +12,6 @@ adds the project's and the twin's costliest ops.
 """
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -28,6 +27,7 @@ from paddle import profiler  # noqa: E402
 from paddle.profiler.profiler_statistic import StatisticData  # noqa: E402  (what summary() prints)
 import torch  # noqa: E402
 
+import cpu  # noqa: E402
 import torch_twin  # noqa: E402
 from quality import SHARED_MNIST  # noqa: E402
 from dcgan_port import fast_cpu  # noqa: E402
@@ -69,21 +69,8 @@ def flops_per_iteration(batch=BATCH):
 
 
 def describe_cpu(threads):
-    """The CPU this run measures: vendor, model (family and model numbers where the hypervisor hides
-    the name), cores, AVX-512. Kernels rank differently on different CPUs; a figure needs its CPU."""
-    info = {}
-    if os.path.isfile("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                info.setdefault(key.strip(), value.strip())
-    model = info.get("model name") or platform.processor() or platform.machine()
-    if "cpu family" in info:
-        model += " (family {}, model {})".format(info["cpu family"], info.get("model", "?"))
-    flags = info.get("flags", "").split()
-    avx512 = "yes" if "avx512f" in flags else "no" if flags else "unknown"
-    return "CPU: {}, {}, {} cores available, {} used, AVX-512 {}".format(
-        model, info.get("vendor_id", "vendor unknown"), fast_cpu.default_cpu_threads(), threads, avx512)
+    """The CPU this run measures (bench/cpu.py): a figure needs its CPU."""
+    return cpu.describe_cpu(threads, fast_cpu.default_cpu_threads())
 
 
 def matmul_peak(threads, size=4096, repeats=5):

@@ -15,6 +15,7 @@ of them imports dc_gan: the chapter's constants reach them as arguments.
     command_line    the flags' words and errors, the printed configuration
     errors          the one-line error
     limits          sizes that cannot work (memory, disk, cores), refused before the work
+    book_weights    CE mode's initial weights: what Paddle 1.8's initialisers drew for the Book's seed
     caches          paddle's dataset cache and matplotlib's folders where ~/.cache cannot be written
 
 Importing the package first tells paddle and matplotlib what they must know before they load (below).
