@@ -11,7 +11,7 @@ from dcgan_port.output_folder import atomic_write, replaced_whole, save_failed, 
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
 LOOP_STATE = ("epoch", "batch", "order", "const_n", "d_losses", "dg_losses")  # saved as state/NAME
-RNG_PARTS = 5  # numpy's legacy RNG state, saved as rng/0 .. rng/4
+RNG_KEYS = tuple("rng/{}".format(i) for i in range(5))  # numpy's legacy RNG state, in its 5 parts
 # Checkpoints before the run's settings were recorded (as settings/NAME) kept these four as state/NAME.
 EARLIER_RECORD = ("batch_size", "raw_logits", "enable_ce", "mnist_split")
 
@@ -41,11 +41,11 @@ def persistable_names(*programs):
 
 
 def rng_arrays():
-    return {"rng/" + str(i): np.asarray(v) for i, v in enumerate(np.random.get_state())}
+    return {key: np.asarray(part) for key, part in zip(RNG_KEYS, np.random.get_state())}
 
 
 def restore_rng(arrays):
-    name, keys, pos, has_gauss, cached = (arrays["rng/" + str(i)] for i in range(RNG_PARTS))
+    name, keys, pos, has_gauss, cached = (arrays[key] for key in RNG_KEYS)
     np.random.set_state((str(name), keys, int(pos), int(has_gauss), float(cached)))
 
 
@@ -87,7 +87,7 @@ def load_checkpoint(path, programs, place):
             arrays = {k: ckpt[k] for k in ckpt.files}
     except Exception as e:
         raise unreadable(path, "is unreadable ({})".format(e))
-    required = ["rng/" + str(i) for i in range(RNG_PARTS)] + ["state/" + k for k in LOOP_STATE]
+    required = list(RNG_KEYS) + ["state/" + k for k in LOOP_STATE]
     missing = [k for k in required if k not in arrays]
     if missing:
         raise unreadable(path, "lacks {}".format(", ".join(missing)))
