@@ -325,12 +325,12 @@ def train(settings, stop):
                         plt.title(msg)
                         folder.save_grid(fig, generated_images, pass_id, batch_id)
 
+                    if run.checkpoint_due() and not stop.requested:
+                        folder.save_on_time(run)
                     if stop.requested:
                         break
-                    if run.checkpoint_due():
-                        folder.save_on_time(run)
                 folder.save(run)  # each epoch ends with a checkpoint, and so does a stop
-                if stop.requested:
+                if stop.requested and run.batches_left():
                     return stop.stop_line(settings.output)
 
         if run.done == 0:

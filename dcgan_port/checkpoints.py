@@ -10,7 +10,8 @@ from dcgan_port.output_folder import atomic_write, replaced_whole, save_failed, 
 
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
-LOOP_STATE = ("epoch", "batch", "order", "const_n", "d_losses", "dg_losses")  # saved as state/NAME
+# the loop's state every checkpoint holds, as state/NAME (later versions add data_fingerprint)
+REQUIRED_LOOP_STATE = ("epoch", "batch", "order", "const_n", "d_losses", "dg_losses")
 RNG_KEYS = tuple("rng/{}".format(i) for i in range(5))  # numpy's legacy RNG state, in its 5 parts
 # Checkpoints before the run's settings were recorded (as settings/NAME) kept these four as state/NAME.
 EARLIER_RECORD = ("batch_size", "raw_logits", "enable_ce", "mnist_split")
@@ -87,7 +88,7 @@ def load_checkpoint(path, programs, place):
             arrays = {k: ckpt[k] for k in ckpt.files}
     except Exception as e:
         raise unreadable(path, "is unreadable ({})".format(e))
-    required = list(RNG_KEYS) + ["state/" + k for k in LOOP_STATE]
+    required = list(RNG_KEYS) + ["state/" + k for k in REQUIRED_LOOP_STATE]
     missing = [k for k in required if k not in arrays]
     if missing:
         raise unreadable(path, "lacks {}".format(", ".join(missing)))

@@ -15,6 +15,8 @@ from dcgan_port.fast_cpu import default_cpu_threads, onednn_available
 from dcgan_port.output_folder import atomic_write
 from dcgan_port.pictures import save_figure
 
+GENERATED_NPY = "generated.npy"  # --generate's digits, N x 784 float32
+GENERATED_PNG = "generated.png"  # the grid of the first of them
 GENERATE_BATCH = 1000  # --generate draws this many digits at a time
 GRID_MAX_DIGITS = 256  # --generate's grid shows at most this many, as the training grids do
 
@@ -112,8 +114,8 @@ def generate(settings, place, make_noise, plot):
     draw = load_generator(output, place, onednn=settings.onednn, num_threads=settings.num_threads)
     first = draw(make_noise(min(GENERATE_BATCH, count)))  # its width is the saved model's image size
     shown = []
-    npy_path = os.path.join(output, "generated.npy")
-    png_path = os.path.join(output, "generated.png")
+    npy_path = os.path.join(output, GENERATED_NPY)
+    png_path = os.path.join(output, GENERATED_PNG)
 
     def write_digits(f):
         np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(

@@ -2,12 +2,13 @@
 --generate N whose files cannot fit on the disk, a --num_threads beyond the cores this process may use,
 and an output file's name taken by a folder (which a save would find only after an epoch's training)."""
 import os
-import re
 import shutil
 
 from dcgan_port import checkpoints
 from dcgan_port.errors import UsageError
+from dcgan_port.drawing import GENERATED_NPY, GENERATED_PNG
 from dcgan_port.film import FILM_FILE
+from dcgan_port.pictures import GRID_NAME
 from dcgan_port.run_folder import LOSS_CURVE_FILE
 
 # Peak memory of a training run on a CPU, measured (the peak resident set of `dc_gan.py --max_batches 1
@@ -22,10 +23,7 @@ MNIST_IMAGES = {"train": 60000, "test": 10000}  # float32 rows of 784 pixels hel
 TEST_SPLIT_IMAGES = 10000  # in TRAINING_BASE_BYTES already
 IMAGE_BYTES = 28 * 28 * 4
 
-GENERATED_NPY = "generated.npy"
-GENERATED_PNG = "generated.png"
 GENERATED_PNG_BYTES = 4e6  # generated.png's grid of at most 256 digits: well under this
-GRID_NAME = re.compile(r"^\d{4}_\d{4}\.png$")  # the chapter's EEEE_BBBB.png
 
 
 def meminfo(path="/proc/meminfo"):
@@ -170,8 +168,7 @@ def check_not_folders(output, names):
 
 
 def check_training(settings):
-    """Before a training run reads or writes anything."""
-    check_threads(settings.num_threads)
+    """Before a training run reads or writes anything (dc_gan.main has checked the threads)."""
     check_not_folders(settings.output, [
         checkpoints.CHECKPOINT_FILE, checkpoints.GENERATOR_PREFIX + ".pdmodel",
         checkpoints.GENERATOR_PREFIX + ".pdiparams", LOSS_CURVE_FILE, FILM_FILE])
@@ -182,7 +179,6 @@ def check_training(settings):
 
 def check_drawing(settings, image_side=28):
     """Before --generate N draws anything: its files must fit on the disk of the output folder."""
-    check_threads(settings.num_threads)
     check_not_folders(settings.output, [GENERATED_NPY, GENERATED_PNG])
     digit_bytes = image_side * image_side * 4  # float32 pixels
     npy_bytes = settings.generate * digit_bytes

@@ -1,6 +1,7 @@
 """Pictures of digits: the grid the chapter's plot draws, figures saved whole, the loss curve."""
 import math
 import os
+import re
 
 import matplotlib.pyplot as plt  # the package has chosen matplotlib's file-only backend (dcgan_port)
 import numpy as np
@@ -9,6 +10,7 @@ from dcgan_port.output_folder import atomic_write
 
 
 GRID_FILE = "{:04d}_{:04d}.png"  # the chapter's name of the picture of epoch E, batch B
+GRID_NAME = re.compile(r"^\d{4}_\d{4}\.png$")  # what GRID_FILE makes
 
 
 def grid_path(output, epoch_no, batch_id):
@@ -37,8 +39,10 @@ def image_grid(gen_data, pad_dim=1, columns=None):
 def save_figure(fig, path, then="continue with --resume"):
     """The chapter's plt.savefig(path, bbox_inches='tight'), written whole or not at all; then: what to do
     after a failed save (dcgan_port.output_folder.save_failed)."""
-    atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight"), then=then)
-    plt.close(fig)
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, format="png", bbox_inches="tight"), then=then)
+    finally:
+        plt.close(fig)
 
 
 def save_loss_curve(losses, path):

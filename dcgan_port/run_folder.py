@@ -38,13 +38,12 @@ class RunFolder:
     def save(self, run):
         """Everything --resume and --generate need: the checkpoint first, then the generator, the loss
         curve and the film."""
-        since_saved = run.mark_saved()
         checkpoints.save_checkpoint(self.checkpoint_path, (self.progs.d_program, self.progs.dg_program),
                                     run.loop_state(), self.record)
         checkpoints.save_generator(self.output, self.exe, self.progs)
         save_loss_curve(run.losses, self.loss_curve_path)
         self.film.write()
-        return since_saved
+        return run.mark_saved()
 
     def save_on_time(self, run):
         """The save of every --save_every_minutes, said in a line."""
@@ -54,11 +53,16 @@ class RunFolder:
 
     def complete(self, run):
         """For a resumed run with nothing left to train: what a run killed after its last checkpoint did
-        not save (the generator, the loss curve), saved from that checkpoint; nothing is rewritten."""
-        generator = os.path.join(self.output, checkpoints.GENERATOR_PREFIX + ".pdiparams")
-        if (not os.path.isfile(generator)
-                or os.path.getmtime(generator) < os.path.getmtime(self.checkpoint_path)):
+        not save (the generator, the loss curve, the film: missing, or older than the checkpoint), saved
+        from that checkpoint; nothing else is rewritten."""
+        def stale(path):
+            return (not os.path.isfile(path)
+                    or os.path.getmtime(path) < os.path.getmtime(self.checkpoint_path))
+
+        if stale(os.path.join(self.output, checkpoints.GENERATOR_PREFIX + ".pdiparams")):
             checkpoints.save_generator(self.output, self.exe, self.progs)
             print("saved the generator of the checkpoint, which the run that wrote it had not")
-        if not os.path.isfile(self.loss_curve_path):
+        if stale(self.loss_curve_path):
             save_loss_curve(run.losses, self.loss_curve_path)
+        if stale(self.film.path):
+            self.film.write()

@@ -33,8 +33,10 @@ class Settings:
                 if field.name != "given"}
 
 
-# What a checkpoint records of the run that wrote it, and --resume takes back. --epoch is the one that may
-# be given again with another value: it sets the new total.
+# What a checkpoint records of the run that wrote it, and --resume takes back. Two may be given again with
+# another value: --epoch sets the new total, and --data_dir says where the data is now (a moved folder, a
+# container's mount), whose fingerprint must still be the run's (TrainingRun.check_same_data).
+NEW_VALUE_ALLOWED = ("epoch", "data_dir")
 RUN_SETTINGS = ("batch_size", "epoch", "max_batches", "raw_logits", "enable_ce", "mnist_split",
                 "data_dir")
 
@@ -62,24 +64,18 @@ def shown(value):
     return "(none)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def same_setting(name, given, saved):
-    if name == "data_dir" and given is not None and saved is not None:
-        return os.path.abspath(given) == os.path.abspath(saved)
-    return given == saved
-
-
 def resumed(settings, saved):
-    """The settings of the run being resumed: its recorded ones, with --epoch as given (the new total). A
+    """The settings of the run being resumed: its recorded ones, with --epoch and --data_dir as given. A
     recorded setting given again with another value is refused, all of them in one line."""
     differing = ["--{} {} (this run's: {})".format(name, shown(getattr(settings, name)), shown(value))
                  for name, value in saved.items()
-                 if name != "epoch" and name in settings.given
-                 and not same_setting(name, getattr(settings, name), value)]
+                 if name not in NEW_VALUE_ALLOWED and name in settings.given
+                 and getattr(settings, name) != value]
     if differing:
         raise UsageError("--resume continues the run in {} with its own settings, and {} differ{}; "
                          "leave {} out".format(settings.output, ", ".join(differing),
                                                "s" if len(differing) == 1 else "",
                                                "it" if len(differing) == 1 else "them"))
     taken = {name: value for name, value in saved.items()
-             if not (name == "epoch" and "epoch" in settings.given)}
+             if not (name in NEW_VALUE_ALLOWED and name in settings.given)}
     return dataclasses.replace(settings, **taken)

@@ -34,15 +34,17 @@ def say(line):
     print(line, file=sys.stderr, flush=True)
 
 
+def exit_while_starting(signum, frame):
+    os.write(2, "dc_gan.py: stopped by {} while starting; nothing was saved\n".format(
+        describe(signum)).encode())
+    os._exit(128 + signum)
+
+
 def stop_at_once_while_starting():
     """While dc_gan.py loads paddle (seconds, and nothing to save yet), a stop ends the process at once
     with one line: raised inside paddle's initialisation, KeyboardInterrupt gave 25 lines instead."""
-    def stop_now(signum, frame):
-        os.write(2, "dc_gan.py: stopped by {} while starting; nothing was saved\n".format(
-            describe(signum)).encode())
-        os._exit(128 + signum)
     for signum in STOP_SIGNALS:
-        signal.signal(signum, stop_now)
+        signal.signal(signum, exit_while_starting)
 
 
 class StdoutGuard:
@@ -88,8 +90,8 @@ class StopRequests:
         return self
 
     def __exit__(self, *exc):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+        for signum, handler in self._previous.items():  # after the run, no longer "while starting"
+            signal.signal(signum, signal.SIG_DFL if handler is exit_while_starting else handler)
         sys.stdout = self._stdout
 
     def _on_signal(self, signum, frame):

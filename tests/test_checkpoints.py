@@ -109,18 +109,26 @@ def test_resume_takes_the_runs_settings_from_its_checkpoint_and_epoch_as_the_new
     assert len(saved["state/d_losses"]) == 2 * 2 and int(saved["settings/epoch"]) == 2
 
 
+@pytest.mark.parametrize("killed", ["before the generator's save", "during it"])
 def test_a_run_killed_before_saving_its_generator_gets_it_on_resume_and_nothing_else_changes(
-        short_run, tmp_path, run):
+        short_run, tmp_path, run, killed):
     shutil.copytree(short_run, tmp_path, dirs_exist_ok=True)
-    for name in ("generator.pdmodel", "generator.pdiparams"):
-        os.remove(tmp_path / name)
-    before = fingerprint(tmp_path)
+    if killed == "during it":  # the previous save's generator, older than the checkpoint
+        earlier = os.path.getmtime(tmp_path / "checkpoint.npz") - 60
+        for name in ("generator.pdmodel", "generator.pdiparams"):
+            os.utime(tmp_path / name, (earlier, earlier))
+    else:
+        for name in ("generator.pdmodel", "generator.pdiparams"):
+            os.remove(tmp_path / name)
+    before = {k: v for k, v in fingerprint(tmp_path).items() if not k.startswith("generator.")}
     result = run("--resume", "--output", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "saved the generator of the checkpoint" in result.stdout
     after = fingerprint(tmp_path)
     assert {k: after[k] for k in before} == before
     assert sorted(set(after) - set(before)) == ["generator.pdiparams", "generator.pdmodel"]
+    assert os.path.getmtime(tmp_path / "generator.pdiparams") >= os.path.getmtime(
+        tmp_path / "checkpoint.npz")
     np.testing.assert_array_equal(  # it is the checkpoint's G
         np.load(tmp_path / "checkpoint.npz")["var/fc3w"], load_parameter(tmp_path, "fc3w"))
 
@@ -130,3 +138,18 @@ def load_parameter(output, name):
         exe = paddle.static.Executor(paddle.CPUPlace())
         paddle.static.load_inference_model(str(output / "generator"), exe)
         return np.array(paddle.static.global_scope().find_var(name).get_tensor())
+
+
+def test_a_run_whose_data_folder_moved_resumes_from_the_new_one_if_its_data_is_the_same(
+        tiny_mnist, tmp_path, run):
+    old, new = tmp_path / "data", tmp_path / "moved"
+    shutil.copytree(tiny_mnist, old)
+    output = tmp_path / "out"
+    first = run("--data_dir", old, "--batch_size", 32, "--max_batches", 1, "--epoch", 1, "--output", output)
+    assert first.returncode == 0, first.stderr
+    os.rename(old, new)
+    lost = run("--resume", "--epoch", 2, "--output", output)
+    assert lost.returncode == 2 and "{} is not a folder".format(old) in lost.stderr
+    moved = run("--resume", "--epoch", 2, "--data_dir", new, "--output", output)
+    assert moved.returncode == 0, moved.stderr
+    assert checkpoint(output)["settings/data_dir"].item() == str(new)
