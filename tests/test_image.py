@@ -305,7 +305,7 @@ def test_docker_stop_saves_a_whole_checkpoint_that_a_new_container_resumes(image
     output = volumes.new("stopped")
     with container_named("stopped") as name:
         docker("run", "-d", "--name", name, "--network", "none", "-v", output + ":" + OUTPUT, *MNIST_MOUNT,
-               image, "--batch_size", "128", "--max_batches", "16", "--epoch", "1", "--mnist_split",
+               image, "--batch_size", "128", "--max_batches", "30", "--epoch", "1", "--mnist_split",
                "test", "--data_dir", "/mnist", "--save_every_minutes", "0")
         deadline = time.time() + 600
         while "Batch ID=10 " not in logs(name):
@@ -325,12 +325,12 @@ def test_docker_stop_saves_a_whole_checkpoint_that_a_new_container_resumes(image
     if heard and saved:
         timing("the signal heard to everything saved (the batch's rest, then the save)",
                seconds_between(heard[0], saved[-1]))
+    # 143, not 137: the script exited before docker's grace ran out and it was killed
     assert status == 128 + 15, "exit status {} (137: killed at the end of docker's grace)\n{}".format(
         status, log[-3000:])
-    assert stop_seconds < DOCKER_STOP_GRACE, log[-3000:]  # finishing the batch takes longest on a busy CPU
     assert "Traceback" not in log
     count, epoch, batch, uid = map(int, in_volume(image, output, CHECKPOINT_STATE).split())
-    assert epoch == 0 and 10 < batch < 16 and uid == 1000
+    assert epoch == 0 and 10 < batch < 30 and uid == 1000
     assert {"generator.pdmodel", "generator.pdiparams", "losses.png", "progress.gif"} <= \
         listing(image, output)
 

@@ -113,8 +113,8 @@ def test_a_second_run_on_the_same_folder_stops_at_once_training_or_drawing(
     first = start(*ce_args(tiny_mnist, folder, 1000), "--resume")
     read_until(first, "Epoch ID=")  # the first run is training, and holds the folder
     try:
-        for second in (run(*ce_args(tiny_mnist, folder, 1000), "--resume", timeout=60),
-                       run("--generate", 5, "--output", folder, timeout=60)):
+        for second in (run(*ce_args(tiny_mnist, folder, 1000), "--resume", timeout=600),
+                       run("--generate", 5, "--output", folder, timeout=600)):
             assert_one_line_error(second, "--output {} is in use by another run".format(folder),
                                   "pass another --output")
     finally:

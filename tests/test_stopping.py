@@ -31,6 +31,20 @@ def read_until(process, prefix):
     raise AssertionError("the run ended before printing " + prefix)
 
 
+def handles_signal(pid, signum):
+    """Whether the process has a handler of its own for the signal (SigCgt of /proc/PID/status)."""
+    with open("/proc/{}/status".format(pid)) as f:
+        caught = next(line for line in f if line.startswith("SigCgt:")).split()[1]
+    return bool(int(caught, 16) >> (signum - 1) & 1)
+
+
+def wait_for(condition, seconds=600):
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline
+        time.sleep(0.05)
+
+
 def leftovers(folder):
     return [name for name in os.listdir(folder) if output_folder.LEFTOVER.search(name)]
 
@@ -79,7 +93,7 @@ def test_a_second_signal_stops_at_once_and_keeps_the_last_complete_save(trained,
 
 def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist, tmp_path):
     process = start("--data_dir", tiny_mnist, "--output", tmp_path / "out")
-    time.sleep(1)  # paddle is loading, or the data
+    wait_for(lambda: handles_signal(process.pid, signal.SIGINT))  # the package is imported, paddle not yet
     process.send_signal(signal.SIGINT)
     out, errors = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGINT
@@ -91,10 +105,9 @@ def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist
 def test_a_stop_while_drawing_leaves_no_generated_file(trained, tmp_path):
     for name in ("generator.pdmodel", "generator.pdiparams"):
         shutil.copy(trained / name, tmp_path / name)
-    process = start("--generate", 2000000, "--output", tmp_path)  # 6 GB: it would draw for minutes
-    read_until(process, "-----")  # the configuration's closing line: main() holds the signals
-    time.sleep(2)
-    process.send_signal(signal.SIGINT)
+    process = start("--generate", 300000, "--output", tmp_path)  # 940 MB: it draws for a while
+    wait_for(lambda: any(name.startswith("generated.npy.tmp") for name in os.listdir(tmp_path)))
+    process.send_signal(signal.SIGINT)  # while the digits are being written
     out, errors = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGINT, errors
     lines = errors.strip().splitlines()
@@ -144,7 +157,7 @@ def test_the_folder_itself_is_locked_so_deleting_files_lets_no_second_run_in(tra
         for name in os.listdir(tmp_path):
             if name.startswith("."):
                 os.remove(tmp_path / name)
-        second = run("--resume", "--epoch", 1000, "--output", tmp_path, timeout=120)
+        second = run("--resume", "--epoch", 1000, "--output", tmp_path, timeout=600)
         assert_one_line_error(second, "--output {} is in use by another run".format(tmp_path))
     finally:
         first.kill()
