@@ -1,16 +1,19 @@
-"""The README's first run and the commands that continue it follow one another as written: the first run
-trains, `--resume` goes on with that run's own settings, `--generate` draws with it, and the README's
-`display_image` call opens one of its grids. Shrunk to seconds on the tiny data set: the same commands,
-with a data folder and a smaller batch appended (argparse takes the last value of a flag)."""
+"""The README's first run and the commands that continue it follow one another as written: the offline first
+run trains on a folder holding only the test split (and without --mnist_split test is told to pass it),
+`--resume` goes on with that run's own settings, `--generate` draws with it, and the README's
+`display_image` call opens one of its grids. Shrunk to seconds on the tiny data set: the same commands, with
+a smaller batch appended (argparse takes the last value of a flag)."""
 import os
 import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import dc_gan
-from conftest import ROOT, TINY_BATCH, checkpoint, read
+from conftest import ROOT, TINY_BATCH, TINY_COUNT, checkpoint, read, tiny_digits, write_idx
+from dcgan_port.data import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC
 
 
 def first_run_section():
@@ -29,9 +32,25 @@ def readme_commands():
     return commands
 
 
-def test_the_first_run_then_its_resume_and_generate_work_as_written(tiny_mnist, tmp_path):
-    first, resume, generate = readme_commands()
-    shrink = ["--data_dir", str(tiny_mnist), "--batch_size", str(TINY_BATCH), "--max_batches", "1"]
+@pytest.fixture
+def test_split_only(tmp_path):
+    """A folder holding only the tiny digits under the test split's names, as the offline reader has."""
+    folder = tmp_path / "FOLDER"
+    folder.mkdir()
+    images, labels = tiny_digits(TINY_COUNT)
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images, IDX_IMAGES_MAGIC)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels, IDX_LABELS_MAGIC)
+    return folder
+
+
+def test_the_first_run_offline_then_its_resume_and_generate_work_as_written(test_split_only, tmp_path):
+    online, offline, resume, generate = readme_commands()
+    assert offline[:len(online)] == online  # the same run, with the data folder
+    first = [str(test_split_only) if flag == "FOLDER" else flag for flag in offline]
+    shrink = ["--batch_size", str(TINY_BATCH), "--max_batches", "1"]
+    forgot = [flag for flag in first if flag not in ("--mnist_split", "test")]
+    missing = subprocess.run(forgot, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 2 and "pass --mnist_split test" in missing.stderr
     for command in (first + shrink, resume, generate):
         result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, " ".join(command) + "\n" + result.stdout + result.stderr
