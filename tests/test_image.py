@@ -299,14 +299,17 @@ def logs(name):
     return result.stdout + result.stderr
 
 
+STOPPED_RUN_BATCHES = 30  # stopped after batch 10: the stop must come while batches are left
+
+
 def test_docker_stop_saves_a_whole_checkpoint_that_a_new_container_resumes(image, mnist, volumes):
     """docker stop sends SIGTERM to the script (PID 1): it finishes its batch, saves and exits well inside
     docker's 10 s grace, at batch 128 on 2 cores; a new container continues the run."""
     output = volumes.new("stopped")
     with container_named("stopped") as name:
         docker("run", "-d", "--name", name, "--network", "none", "-v", output + ":" + OUTPUT, *MNIST_MOUNT,
-               image, "--batch_size", "128", "--max_batches", "30", "--epoch", "1", "--mnist_split",
-               "test", "--data_dir", "/mnist", "--save_every_minutes", "0")
+               image, "--batch_size", "128", "--max_batches", str(STOPPED_RUN_BATCHES), "--epoch", "1",
+               "--mnist_split", "test", "--data_dir", "/mnist", "--save_every_minutes", "0")
         deadline = time.time() + 600
         while "Batch ID=10 " not in logs(name):
             assert time.time() < deadline, logs(name)
@@ -330,15 +333,16 @@ def test_docker_stop_saves_a_whole_checkpoint_that_a_new_container_resumes(image
         status, log[-3000:])
     assert "Traceback" not in log
     count, epoch, batch, uid = map(int, in_volume(image, output, CHECKPOINT_STATE).split())
-    assert epoch == 0 and 10 < batch < 30 and uid == 1000
+    assert epoch == 0 and 10 < batch < STOPPED_RUN_BATCHES and uid == 1000
     assert {"generator.pdmodel", "generator.pdiparams", "losses.png", "progress.gif"} <= \
         listing(image, output)
 
     result, seconds = run(image, "--resume", docker_flags=["-v", output + ":" + OUTPUT] + MNIST_MOUNT)
-    timing("resuming the stopped run in a new container ({} batches)".format(16 - batch), seconds)
+    timing("resuming the stopped run in a new container ({} batches)".format(STOPPED_RUN_BATCHES - batch),
+           seconds)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "resuming" in result.stdout and "epoch 0 batch {}".format(batch) in result.stdout
-    assert "done: {} batches".format(16 - batch) in result.stdout
+    assert "done: {} batches".format(STOPPED_RUN_BATCHES - batch) in result.stdout
     assert in_volume(image, output, CHECKPOINT_STATE).split()[1:3] == ["1", "0"]
 
     drawn, seconds = run(image, "--generate", "64", docker_flags=["-v", output + ":" + OUTPUT])
