@@ -1,14 +1,15 @@
 """Speed of one training iteration: this project's Paddle step against a PyTorch twin, side by side.
 
     pip install -r bench/requirements.txt
-    python bench/speed.py [--iterations 12] [--threads N] [--plain] [--profile]
+    python bench/speed.py [--iterations 12] [--threads N] [--plain] [--profile] [--script]
 
 One run alternates the contenders iteration by iteration on the same batch of 128 real digits (the
 shared MNIST split when present, else uniform noise of the same shape), after a warm-up and with a
 short pause before each step, so that load from elsewhere hits all of them alike. It prints the median
 milliseconds per iteration of each, the ratio project/twin, and the achieved GFLOP/s as a share of a
 float32 matrix-product peak measured in the same run, under a first line naming the CPU; --profile
-adds the project's and the twin's costliest ops.
+adds the project's and the twin's costliest ops; --script then times the whole script, `python dc_gan.py`
+with its grids, film and checkpoints, per iteration (bench/script_speed.py), beside the inner step.
 """
 import argparse
 import os
@@ -28,6 +29,7 @@ from paddle.profiler.profiler_statistic import StatisticData  # noqa: E402  (wha
 import torch  # noqa: E402
 
 import cpu  # noqa: E402
+import script_speed  # noqa: E402
 import torch_twin  # noqa: E402
 from quality import SHARED_MNIST  # noqa: E402
 from dcgan_port import fast_cpu  # noqa: E402
@@ -168,6 +170,9 @@ def main():
                         help="also time paddle's plain defaults (one thread, its own kernels)")
     parser.add_argument("--profile", action="store_true",
                         help="then profile the project and the twin: time per op and iteration")
+    parser.add_argument("--script", action="store_true",
+                        help="then time the whole script, python dc_gan.py, per iteration "
+                             "(bench/script_speed.py; needs the MNIST test split)")
     args = parser.parse_args()
     paddle.enable_static()
 
@@ -203,6 +208,12 @@ def main():
         # not the plain contender: paddle's profiler can crash (a race recording events) on its
         # default executor's worker threads
         print_profiles({name: contenders[name] for name in list(contenders)[:2]}, real_image)
+    if args.script:
+        if source.startswith("uniform noise"):
+            print("whole script: skipped, it trains on the MNIST test split (set DCGAN_MNIST_DIR)")
+        else:
+            print(script_speed.report(script_speed.measure(threads=args.threads),
+                                      step_seconds=medians["project (dc_gan.py)"]))
 
 
 if __name__ == "__main__":
