@@ -78,6 +78,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="op_trace_") as folder:
         ops = traced_ops(step, real_image, args.iterations, folder)
     runs = run_numbers(ops)
+    if max(runs) != len(RUN_NAMES):
+        raise SystemExit("found {} exe.run calls in an iteration, not {}: the trace's feed events are not "
+                         "where this script expects them".format(max(runs), len(RUN_NAMES)))
     print(speed.describe_cpu(args.threads))
     print("batch 128 of {}, paddle {}: {:.0f} ms per iteration under the profiler, {} ops".format(
         source, paddle.__version__, sum(ms for _, ms in ops), len(ops)))

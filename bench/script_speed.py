@@ -9,6 +9,10 @@ SHORT, --max_batches LONG, and LONG again with a save after every batch. Start-u
 epoch's closing save are alike in all three, so the difference LONG - SHORT over LONG - SHORT batches is
 the script's time per iteration, and the third run's extra time per save is what a checkpoint costs;
 one every 10 minutes of training adds that share. speed.py --script prints the same beside its step.
+
+What these short runs leave out: the film's rewrite between saves (at most once a minute of wall time;
+these runs end within a minute of its first write), and the growth of a save with the run (the film's up
+to 201 frames and the loss curve's points: these saves hold at most 5 frames and 41 points).
 """
 import argparse
 import os
@@ -47,7 +51,8 @@ class ScriptTimes(NamedTuple):
         return (self.saving_seconds - self.long_seconds) / self.saves
 
     def per_iteration_with_saves(self, save_every_seconds=SAVE_EVERY_SECONDS):
-        """With a save every save_every_seconds of training: each iteration carries its share."""
+        """With a save every save_every_seconds: each iteration carries its share. dc_gan.py counts
+        training time only, a little less than the script's iteration, so this is an upper bound."""
         return self.per_iteration() * (1 + self.per_save() / save_every_seconds)
 
 
