@@ -26,6 +26,9 @@ ONEDNN_OPS = ("conv2d", "conv2d_grad", "relu", "relu_grad", "leaky_relu", "leaky
 # Which taps of the chapter's 5x5 transposed-convolution filter reach the even (first tuple) and the odd
 # (second) output rows and columns through a 3x3 window over its input; tap 5 stands for a zero.
 DECONV_PHASE_TAPS = ((4, 2, 0), (5, 3, 1))
+# From this many filters the transposed convolution runs as four convolutions without the zero taps; below
+# it as one (deconv1's 128 filters: the four are faster, deconv2's 1: much slower; bench/README.md).
+FOUR_CONVOLUTIONS_FROM = 16
 
 
 def onednn_available():
@@ -78,16 +81,29 @@ def conv_with_indexed_pool(x, num_filters, name, act=None):
     return paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2, return_mask=True)[0]
 
 
-def deconv_tap_selection():
-    """The 0/1 matrix [25, 36] that turns a flat 5x5 filter into the four phases' 3x3 filters, in the
-    order (py, ky, px, kx). A product with it copies values exactly, and so does its gradient."""
-    selection = np.zeros((25, 36), dtype="float32")
-    phase_taps = [(row, col) for rows in DECONV_PHASE_TAPS for row in rows
-                  for cols in DECONV_PHASE_TAPS for col in cols]
+def phase_convolutions():
+    """The four phases' filters as separate convolutions without the zero taps: for each phase (py, px),
+    the taps of its rows and columns (DECONV_PHASE_TAPS less a leading zero tap, which the window then
+    starts after) and the padding [top, bottom, left, right] of its convolution."""
+    kept = [taps[1:] if taps[0] == 5 else taps for taps in DECONV_PHASE_TAPS]
+    before = [0 if taps[0] == 5 else 1 for taps in DECONV_PHASE_TAPS]
+    return [(kept[py], kept[px], [before[py], 1, before[px], 1]) for py in (0, 1) for px in (0, 1)]
+
+
+def tap_selection(phase_taps):
+    """The 0/1 matrix [25, len(phase_taps)] that picks these taps of a flat 5x5 filter (tap 5: a zero).
+    A product with it copies values exactly, and so does its gradient."""
+    selection = np.zeros((25, len(phase_taps)), dtype="float32")
     for column, (row, col) in enumerate(phase_taps):
         if row < 5 and col < 5:
             selection[row * 5 + col, column] = 1.0
     return selection
+
+
+def deconv_tap_selection():
+    """The [25, 36] selection of the four phases' 3x3 filters, in the order (py, ky, px, kx)."""
+    return tap_selection([(row, col) for rows in DECONV_PHASE_TAPS for row in rows
+                          for cols in DECONV_PHASE_TAPS for col in cols])
 
 
 def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation=1, padding=2,
@@ -96,10 +112,12 @@ def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation
 
     With stride 2, padding 2 and a 5x5 filter, output pixel (2m + py, 2l + px) of the transposed
     convolution sums the 3x3 input window around (m, l) times the filter taps DECONV_PHASE_TAPS[py] x
-    DECONV_PHASE_TAPS[px]. So it equals one 3x3 convolution (padding 1) with four outputs per filter, one
-    per phase (py, px), whose outputs are then interleaved (depth to space). The 3x3 filters are taken
-    inside the program from the chapter's [Cin, Cout, 5, 5] filter, made by the same helper
-    conv2d_transpose uses, so the gradients reach it, and the bias and activation follow as there."""
+    DECONV_PHASE_TAPS[px]. So it equals a 3x3 convolution (padding 1) with four outputs per filter, one
+    per phase (py, px), whose outputs are then interleaved (depth to space). With many filters the four
+    phases run as four convolutions without the zero taps (3x3, 3x2, 2x3, 2x2: 25 taps, not 36); with
+    few, one convolution is faster (bench/README.md). The filters are taken inside the program from the
+    chapter's [Cin, Cout, 5, 5] filter, made by the same helper conv2d_transpose uses, so the gradients
+    reach it, and the bias and activation follow as there."""
     in_channels, height, width = x.shape[1:]
     if ((filter_size, stride, dilation, padding) != (5, 2, 1, 2) or output_size is None
             or list(output_size) != [2 * height, 2 * width]):
@@ -109,15 +127,43 @@ def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation
         "conv2d_transpose", param_attr=name + "w", bias_attr=name + "b", act=act)
     filter_5x5 = helper.create_parameter(dtype=x.dtype, shape=[in_channels, num_filters, 5, 5],
                                          attr=helper.param_attr)
+    flat_filter = paddle.reshape(filter_5x5, [in_channels * num_filters, 25])
+    if num_filters >= FOUR_CONVOLUTIONS_FROM:
+        y = four_phase_convolutions(x, flat_filter, num_filters)
+    else:
+        y = one_phase_convolution(x, flat_filter, num_filters)
+    return helper.append_activation(helper.append_bias_op(y, dim_start=1, dim_end=2))
+
+
+def one_phase_convolution(x, flat_filter, num_filters):
+    in_channels, height, width = x.shape[1:]
     phases = paddle.nn.functional.linear(  # a matrix product, the one paddle 3.x keeps in this IR
-        paddle.reshape(filter_5x5, [in_channels * num_filters, 25]),
-        paddle.assign(deconv_tap_selection()))
+        flat_filter, paddle.assign(deconv_tap_selection()))
     phases = paddle.transpose(paddle.reshape(phases, [in_channels, num_filters, 2, 3, 2, 3]),
                               [1, 2, 4, 0, 3, 5])  # [Cout, py, px, Cin, ky, kx]
     filter_3x3 = paddle.reshape(phases, [num_filters * 4, in_channels, 3, 3])
-
     y = paddle.nn.functional.conv2d(x, filter_3x3, padding=1)
     y = paddle.reshape(y, [-1, num_filters, 2, 2, height, width])
-    y = paddle.reshape(paddle.transpose(y, [0, 1, 4, 2, 5, 3]),  # [N, Cout, m, py, l, px]
-                       [-1, num_filters, 2 * height, 2 * width])
-    return helper.append_activation(helper.append_bias_op(y, dim_start=1, dim_end=2))
+    return paddle.reshape(paddle.transpose(y, [0, 1, 4, 2, 5, 3]),  # [N, Cout, m, py, l, px]
+                          [-1, num_filters, 2 * height, 2 * width])
+
+
+def four_phase_convolutions(x, flat_filter, num_filters):
+    in_channels, height, width = x.shape[1:]
+    phases = phase_convolutions()
+    taps = [(row, col) for rows, cols, _ in phases for row in rows for col in cols]
+    picked = paddle.nn.functional.linear(flat_filter, paddle.assign(tap_selection(taps)))
+    picked = paddle.transpose(paddle.reshape(picked, [in_channels, num_filters, len(taps)]),
+                              [1, 0, 2])  # [Cout, Cin, taps]
+    outputs, start = [], 0
+    for rows, cols, conv_padding in phases:
+        end = start + len(rows) * len(cols)
+        phase_filter = paddle.reshape(paddle.slice(picked, [2], [start], [end]),
+                                      [num_filters, in_channels, len(rows), len(cols)])
+        y = paddle.nn.functional.conv2d(x, phase_filter, padding=conv_padding)
+        # exact; without it concat's gradient reaches oneDNN's conv2d_grad in a form it cannot reorder
+        outputs.append(paddle.scale(y, 1.0))
+        start = end
+    y = paddle.reshape(paddle.concat(outputs, axis=1), [-1, 2, 2, num_filters, height, width])
+    return paddle.reshape(paddle.transpose(y, [0, 3, 4, 1, 5, 2]),  # [N, Cout, m, py, l, px]
+                          [-1, num_filters, 2 * height, 2 * width])

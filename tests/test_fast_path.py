@@ -142,10 +142,23 @@ def test_conv_with_indexed_pool_computes_the_chapters_conv_and_its_three_gradien
 @pytest.mark.parametrize("wrong_taps", [((0, 2, 4), (1, 3, 5)),  # the filter not flipped
                                         ((5, 3, 1), (4, 2, 0)),  # even and odd phases swapped
                                         ((4, 2, 0), (3, 1, 5))])  # odd taps one step off
-def test_a_wrong_tap_order_would_be_caught(monkeypatch, wrong_taps):
+@pytest.mark.parametrize("deconv", CHAPTER_DECONVS, ids=("four convolutions", "one convolution"))
+def test_a_wrong_tap_order_would_be_caught(monkeypatch, wrong_taps, deconv):
     monkeypatch.setattr(fast_cpu, "DECONV_PHASE_TAPS", wrong_taps)
     with pytest.raises(AssertionError):
-        assert_same_deconv(*CHAPTER_DECONVS[0])
+        assert_same_deconv(*deconv)
+
+
+def test_deconv1_runs_as_four_convolutions_without_zero_taps_and_deconv2_as_one():
+    def convolutions(num_filters):
+        with paddle.static.program_guard(paddle.static.Program(), paddle.static.Program()):
+            x = paddle.static.data("x", [BATCH, 2 * dc_gan.gf_dim, 7, 7], "float32")
+            fast_cpu.deconv_via_conv2d(x, num_filters, name="d", output_size=[14, 14])
+            return [op for op in x.block.ops if op.type == "conv2d"]
+
+    assert [op.block.var(op.input("Filter")[0]).shape[2:] for op in convolutions(128)] == [
+        (3, 3), (3, 2), (2, 3), (2, 2)]
+    assert [op.block.var(op.input("Filter")[0]).shape[2:] for op in convolutions(1)] == [(3, 3)]
 
 
 def test_deconv_via_conv2d_refuses_a_deconv_it_does_not_compute():
