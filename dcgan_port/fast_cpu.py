@@ -73,12 +73,19 @@ def use_onednn(*programs):
 
 
 def conv_with_indexed_pool(x, num_filters, name, act=None):
-    """The chapter's conv whose max-pool also records where each maximum is, so that its gradient is a
-    scatter: paddle's pool2d_grad searches every window again on one thread (and oneDNN's cannot run
-    here). Both give the gradient to a window's first maximum; same parameters, same values."""
+    """The chapter's conv (5x5 convolution, bias, activation, 2x2 max-pool) with the pool moved up to
+    right after the convolution, so that the bias and the activation touch a quarter of the values. The
+    same values: the bias adds one number per channel and leaky_relu never decreases, so neither changes
+    which value of a window is the largest. The gradient goes to each window's first maximum, as the
+    chapter's; two values can only tie where adding the bias rounds them to one float, and there they are
+    equal. The pool also records where each maximum is, so that its gradient is a scatter: paddle's
+    pool2d_grad searches every window again on one thread (and oneDNN's cannot run here). Same parameters,
+    created in the chapter's order."""
     x = paddle.static.nn.conv2d(x, num_filters=num_filters, filter_size=5, param_attr=name + "w",
-                                bias_attr=name + "b", act=act)
-    return paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2, return_mask=True)[0]
+                                bias_attr=False)
+    x = paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2, return_mask=True)[0]
+    helper = paddle.base.layer_helper.LayerHelper("conv2d", bias_attr=name + "b", act=act)
+    return helper.append_activation(helper.append_bias_op(x, dim_start=1, dim_end=2))
 
 
 def phase_convolutions():

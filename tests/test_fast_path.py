@@ -74,10 +74,11 @@ def test_the_fast_path_trains_the_transposed_convolutions_as_convolutions_and_sa
         assert parameters(fast) == parameters(plain), name
 
 
-def layer_and_gradients(layer, input_shape, output_shape, num_filters, act, **options):
+def layer_and_gradients(layer, input_shape, output_shape, num_filters, act, input_values=None,
+                        **options):
     """Output and the gradients of input, filter and bias of one layer built by `layer`: the filter
-    as paddle initialises it, random input, bias and output weights (the same for every layer given
-    the same shapes)."""
+    as paddle initialises it, random bias and output weights, and input_values or else a random input
+    (the same for every layer given the same shapes)."""
     main, startup = paddle.static.Program(), paddle.static.Program()
     startup.random_seed = dc_gan.CE_PROGRAM_SEED
     with paddle.static.program_guard(main, startup):
@@ -94,7 +95,8 @@ def layer_and_gradients(layer, input_shape, output_shape, num_filters, act, **op
         exe.run(startup)
         bias = rng.standard_normal(num_filters).astype("float32")  # zeros would not test it
         paddle.static.global_scope().find_var("layerb").get_tensor().set(bias, paddle.CPUPlace())
-        feed = {"x": rng.standard_normal(input_shape).astype("float32"),
+        feed = {"x": rng.standard_normal(input_shape).astype("float32") if input_values is None
+                else input_values,
                 "weights": rng.standard_normal(output_shape).astype("float32")}
         return exe.run(main, feed=feed, fetch_list=[y] + gradients)
 
@@ -135,6 +137,19 @@ def test_conv_with_indexed_pool_computes_the_chapters_conv_and_its_three_gradien
     batch, _, height, width = input_shape
     output_shape = [batch, num_filters, (height - 4) // 2, (width - 4) // 2]
     expected, actual = (layer_and_gradients(layer, input_shape, output_shape, num_filters, act)
+                        for layer in (dc_gan.conv, fast_cpu.conv_with_indexed_pool))
+    assert_same_layer(expected, actual)
+
+
+def test_conv_with_indexed_pool_sends_the_gradient_of_tied_maxima_where_the_chapters_pool_does():
+    """MNIST's blank background is -1 everywhere, so many windows of conv1's output hold equal maxima;
+    each window's gradient must go to one of them, the first, as the chapter's pool sends it."""
+    input_shape = CHAPTER_CONVS[0][0]
+    digits = np.full(input_shape, -1.0, dtype="float32")
+    digits[:, :, 10:18, 12:16] = np.random.default_rng(1).uniform(-1, 1, (BATCH, 1, 8, 4))
+    output_shape = [BATCH, dc_gan.df_dim, 12, 12]
+    expected, actual = (layer_and_gradients(layer, input_shape, output_shape, dc_gan.df_dim,
+                                            "leaky_relu", input_values=digits)
                         for layer in (dc_gan.conv, fast_cpu.conv_with_indexed_pool))
     assert_same_layer(expected, actual)
 
