@@ -411,6 +411,7 @@ def main(argv=None):
             limits.check_threads(settings.num_threads)  # before paddle is told: 2**40 breaks its binding
             if not settings.use_gpu:
                 fast_cpu.set_cpu_threads(settings.num_threads)
+                fast_cpu.keep_freed_memory()
             return generate(settings) if settings.generate is not None else train(settings, stop)
         except UsageError as e:
             print("dc_gan.py: error: {}".format(e), file=sys.stderr)

@@ -71,6 +71,7 @@ def main():
     parser.add_argument("--threads", type=int, default=fast_cpu.default_cpu_threads())
     args = parser.parse_args()
     paddle.enable_static()
+    fast_cpu.keep_freed_memory()  # as dc_gan.py does on a CPU
     real_image, source = speed.real_batch()
     step = speed.PaddleStep(True, args.threads)
     for _ in range(2):

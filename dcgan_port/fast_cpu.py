@@ -1,6 +1,7 @@
 """The fast CPU path: the chapter's layers computed on oneDNN's multi-threaded kernels and in forms that
 run faster on a CPU. Same parameters (names, shapes), same values to float rounding; tests/test_fast_path.py
 proves each form equal to the chapter's layer. --onednn false trains on the chapter's own ops."""
+import ctypes
 import os
 import platform
 
@@ -29,6 +30,9 @@ DECONV_PHASE_TAPS = ((4, 2, 0), (5, 3, 1))
 # From this many filters the transposed convolution runs as four convolutions without the zero taps; below
 # it as one (deconv1's 128 filters: the four are faster, deconv2's 1: much slower; bench/README.md).
 FOUR_CONVOLUTIONS_FROM = 16
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD = -1
+M_MMAP_MAX = -4
 
 
 def onednn_available():
@@ -60,6 +64,19 @@ def set_cpu_threads(num_threads):
     own, which stay at one; run serially, every op runs on the calling thread."""
     paddle.base.core.set_num_threads(num_threads)
     paddle.set_flags({"FLAGS_new_executor_serial_run": True})
+
+
+def keep_freed_memory():
+    """Have glibc's malloc keep what a step frees for the next step, instead of giving it back to the
+    system. Paddle's CPU tensors come straight from malloc, which maps blocks of more than 32 MB (fc4's
+    weight gradient: 51 MB) anew each time and unmaps them when freed, and gives the top of its heap
+    back past a threshold, so that a step could touch its memory afresh: up to 26,000 page faults per
+    iteration measured (bench/README.md). Only where memory comes from changes, never a value; the
+    process keeps its peak. False where the C library is not glibc (nothing changes there)."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, -1))
 
 
 def use_onednn(*programs):

@@ -11,12 +11,16 @@ norms after them (bn13, bn23, bn33, bn43) take a tenth of those steps on. So the
 a step are compared tightly, and whole iterations by their losses.
 """
 import os
+import platform
+import subprocess
+import sys
 
 import numpy as np
 import paddle
 import pytest
 
 import dc_gan
+from conftest import ROOT
 from dcgan_port import checkpoints, fast_cpu
 
 BATCH = 32
@@ -253,3 +257,30 @@ def test_a_paddle_without_onednn_trains_on_its_own_kernels_and_says_so_once(
     assert "training on paddle's own CPU kernels with 2 threads" in out
     assert "Epoch ID=0 Batch ID=0 " in out
     assert os.path.isfile(tmp_path / "checkpoint.npz")
+
+
+PAGE_FAULTS_OF_A_BLOCK_FREED_AND_TAKEN_AGAIN = """
+import resource, sys
+import numpy as np
+from dcgan_port import fast_cpu
+if sys.argv[1] == "keep":
+    assert fast_cpu.keep_freed_memory()
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    np.ones(64 << 18, dtype="float32")  # 64 MB, freed at once: more than glibc's largest mmap threshold
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+faults()
+print(faults())
+"""
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+                    reason="keep_freed_memory tunes glibc's malloc, and this C library is not glibc")
+def test_memory_a_step_frees_is_taken_again_without_touching_new_pages():
+    def faults(policy):
+        return int(subprocess.run([sys.executable, "-c", PAGE_FAULTS_OF_A_BLOCK_FREED_AND_TAKEN_AGAIN,
+                                   policy], cwd=ROOT, capture_output=True, text=True,
+                                  check=True).stdout.split()[-1])
+
+    kept, default = faults("keep"), faults("default")
+    assert kept <= 2 and default >= 16, (kept, default)
