@@ -1,6 +1,6 @@
 """Why each op the fast CPU path leaves on paddle's own kernels stays there: it fails on oneDNN, or is no faster.
 
-    python bench/onednn_ops.py [--iterations 8]
+    python bench/onednn_ops.py [--iterations 8] [--ops scale+concat+concat_grad,slice]
 
 For each op left out of dcgan_port.fast_cpu.ONEDNN_OPS, the fast training programs are built twice from the same
 seed, once as shipped and once with that op on oneDNN too; a few iterations check that the second trains at all
@@ -50,15 +50,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=8)
     parser.add_argument("--threads", type=int, default=fast_cpu.default_cpu_threads())
+    parser.add_argument("--ops", default=",".join(LEFT_OFF),
+                        help="the candidates, comma-separated; a+b puts a and b on oneDNN together "
+                             "(default: each op the fast path leaves off)")
     args = parser.parse_args()
     paddle.enable_static()
     fast_cpu.set_cpu_threads(args.threads)
+    fast_cpu.keep_freed_memory()  # as dc_gan.py does
     real_image, source = real_batch()
     print(describe_cpu(args.threads))
     print("batch 128 of {}, paddle {}".format(source, paddle.__version__))
     print("{:26s} {:>10s} {:>10s} {:>7s}".format("op also on oneDNN", "shipped", "with it", "ratio"))
-    for op in LEFT_OFF:
-        shipped, candidate = Step(), Step(extra=(op,))
+    for op in args.ops.split(","):
+        shipped, candidate = Step(), Step(extra=tuple(op.split("+")))
         try:
             for seed in range(2):  # the same losses from the same state and noise, or it computes otherwise
                 np.random.seed(seed)
