@@ -28,7 +28,7 @@ from dcgan_port.command_line import BOOLEAN, OneLineParser, print_arguments
 from dcgan_port.errors import UsageError
 from dcgan_port.pictures import grid_path, image_grid
 from dcgan_port.run_folder import RunFolder
-from dcgan_port.stopping import StopRequests, Stopped
+from dcgan_port.stopping import StopRequests, Stopped, stop_behind
 from dcgan_port.training_run import TrainingRun, batches_per_epoch
 
 # ---------------------------------------------------------------------------------------------------
@@ -416,9 +416,12 @@ def main(argv=None):
         except UsageError as e:
             print("dc_gan.py: error: {}".format(e), file=sys.stderr)
             return 2
-        except Stopped as e:
-            print("dc_gan.py: {}".format(e), file=sys.stderr)
-            return e.status
+        except (Stopped, ImportError) as e:
+            stopped = stop_behind(e)
+            if stopped is None:
+                raise
+            print("dc_gan.py: {}".format(stopped), file=sys.stderr)
+            return stopped.status
 
 
 if __name__ == "__main__":

@@ -29,6 +29,16 @@ class Stopped(Exception):
         self.status = 128 + signum
 
 
+def stop_behind(error):
+    """The Stopped that `error` is or stands for, else None. A second request that lands inside the import
+    of a compiled module (the first grid loads matplotlib's backend) reaches the caller as the import's
+    failure: an ImportError caused by the Stopped."""
+    for candidate in (error, error.__cause__):
+        if isinstance(candidate, Stopped):
+            return candidate
+    return None
+
+
 def say(line):
     """A line about stopping, where the user sees it: stderr, since stdout may be the pipe that closed."""
     print(line, file=sys.stderr, flush=True)

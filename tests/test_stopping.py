@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, TINY_BATCH, assert_one_line_error, checkpoint
+import dc_gan
 from dcgan_port import output_folder
+from dcgan_port.stopping import Stopped
 
 SCRIPT = os.path.join(ROOT, "dc_gan.py")
 
@@ -89,6 +91,30 @@ def test_a_second_signal_stops_at_once_and_keeps_the_last_complete_save(trained,
                                        "kept")
     assert leftovers(tmp_path) == []
     assert int(checkpoint(tmp_path)["state/epoch"]) >= 1  # whole: the old one or a new one
+
+
+def test_a_second_signal_inside_an_import_still_stops_in_one_line(monkeypatch, tmp_path, capsys):
+    """The first grid imports matplotlib's compiled backend; a second signal landing there reaches
+    main() as that import's failure, an ImportError caused by the stop."""
+    def train_until_the_backend_loads(settings, stop):
+        try:
+            raise Stopped(signal.SIGTERM, "the last complete save is kept")
+        except Stopped as e:
+            raise ImportError("initialization failed") from e
+
+    monkeypatch.setattr(dc_gan, "train", train_until_the_backend_loads)
+    assert dc_gan.main(["--output", str(tmp_path / "out")]) == 128 + signal.SIGTERM
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "dc_gan.py: stopped by SIGTERM: the last complete save is kept")
+
+
+def test_an_import_that_fails_on_its_own_is_not_taken_for_a_stop(monkeypatch, tmp_path):
+    def train_without_a_module(settings, stop):
+        raise ImportError("No module named 'missing'")
+
+    monkeypatch.setattr(dc_gan, "train", train_without_a_module)
+    with pytest.raises(ImportError, match="missing"):
+        dc_gan.main(["--output", str(tmp_path / "out")])
 
 
 def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist, tmp_path):
