@@ -2,8 +2,8 @@
 
     python bench/onednn_ops.py [--iterations 8] [--ops scale+concat+concat_grad,slice]
 
-For each op left out of dcgan_port.fast_cpu.ONEDNN_OPS, the fast training programs are built twice from the same
-seed, once as shipped and once with that op on oneDNN too; a few iterations check that the second trains at all
+For each op left out of dcgan_port.fast_cpu.ONEDNN_OPS (or each of --ops), the fast training programs are built
+twice from the same seed, once as shipped and once with that op on oneDNN too; a few iterations check that the second trains at all
 and computes what the first does, then both are timed side by side, alternating iteration by iteration on the
 same batch. Prints, under the CPU's name, the milliseconds per iteration of each and the ratio, or the error.
 """
@@ -41,6 +41,9 @@ class Step:
             self.exe = paddle.static.Executor(paddle.CPUPlace())
             self.exe.run(self.progs.startup)
 
+    def training_programs(self):
+        return self.progs.d_program, self.progs.dg_program, self.progs.g_program
+
     def __call__(self, real_image):
         with paddle.static.scope_guard(self.scope):
             return dc_gan.train_batch(self.exe, self.progs, real_image)
@@ -61,8 +64,16 @@ def main():
     print(describe_cpu(args.threads))
     print("batch 128 of {}, paddle {}".format(source, paddle.__version__))
     print("{:26s} {:>10s} {:>10s} {:>7s}".format("op also on oneDNN", "shipped", "with it", "ratio"))
-    for op in args.ops.split(","):
-        shipped, candidate = Step(), Step(extra=tuple(op.split("+")))
+    candidates = [tuple(group.split("+")) for group in args.ops.split(",")]
+    found = {op.type for program in Step().training_programs() for op in program.global_block().ops}
+    for ops in candidates:
+        for op in ops:
+            if op not in found or op in fast_cpu.ONEDNN_OPS:
+                parser.error("--ops: {} is {}; name ops the fast programs run off oneDNN".format(
+                    op, "on oneDNN already" if op in found else "in none of the training programs"))
+    for ops in candidates:
+        op = "+".join(ops)
+        shipped, candidate = Step(), Step(extra=ops)
         try:
             for seed in range(2):  # the same losses from the same state and noise, or it computes otherwise
                 np.random.seed(seed)

@@ -70,7 +70,7 @@ def keep_freed_memory():
     """Have glibc's malloc keep what a step frees for the next step, instead of giving it back to the
     system. Paddle's CPU tensors come straight from malloc, which maps blocks of more than 32 MB (fc4's
     weight gradient: 51 MB) anew each time and unmaps them when freed, and gives the top of its heap
-    back past a threshold, so that a step could touch its memory afresh: up to 26,000 page faults per
+    back past a threshold, so that a step could touch its memory afresh: up to 25,000 page faults per
     iteration measured (bench/README.md). Only where memory comes from changes, never a value; the
     process keeps its peak. False where the C library is not glibc (nothing changes there)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
@@ -94,8 +94,10 @@ def conv_with_indexed_pool(x, num_filters, name, act=None):
     right after the convolution, so that the bias and the activation touch a quarter of the values. The
     same values: the bias adds one number per channel and leaky_relu never decreases, so neither changes
     which value of a window is the largest. The gradient goes to each window's first maximum, as the
-    chapter's; two values can only tie where adding the bias rounds them to one float, and there they are
-    equal. The pool also records where each maximum is, so that its gradient is a scatter: paddle's
+    chapter's, and exact ties (MNIST's blank background) stay ties. Only where adding the bias, or
+    leaky_relu's 0.02 x, rounds two values an ulp apart to one float does the chapter's pool pick the first
+    of them and this one the larger, a neighbour equal to float rounding (rare, as rare as oneDNN's own
+    rounding moving such a near-tie). The pool also records where each maximum is, so that its gradient is a scatter: paddle's
     pool2d_grad searches every window again on one thread (and oneDNN's cannot run here). Same parameters,
     created in the chapter's order."""
     x = paddle.static.nn.conv2d(x, num_filters=num_filters, filter_size=5, param_attr=name + "w",

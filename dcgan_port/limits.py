@@ -14,10 +14,11 @@ from dcgan_port.run_folder import LOSS_CURVE_FILE
 # Peak memory of a training run on a CPU, measured (the peak resident set of `dc_gan.py --max_batches 5
 # --mnist_split test`, its grid at batch 0 included) on paddle 2.6.2, AMD EPYC Zen 4: 825 MB at batch 16,
 # 2250 MB at 512, 7667 MB at 2048 on the fast path; 747, 1186 and 3129 MB at 16, 512 and 2048 on paddle's
-# own kernels (--onednn false). Higher than before malloc kept what a step frees (fast_cpu.keep_freed_memory:
-# 5319 and 2128 MB at 2048). A line above each path's points.
+# own kernels (--onednn false). Higher than the figures of --max_batches 1 before malloc kept what a step
+# frees (fast_cpu.keep_freed_memory): 5319 and 2128 MB at 2048. A line above each path's points, the fast
+# one as steep as its points from 512 to 2048 (3.53 MB per image).
 TRAINING_BASE_BYTES = 800e6  # paddle, the programs, the 10,000 images of the test split
-BYTES_PER_IMAGE = 3.4e6  # each image of the batch on the fast path: activations, gradients, oneDNN's buffers
+BYTES_PER_IMAGE = 3.55e6  # each image of the batch on the fast path: activations, gradients, oneDNN's buffers
 BYTES_PER_IMAGE_PLAIN = 1.2e6  # on paddle's own kernels
 MEMORY_MARGIN = 0.9  # refuse when the estimate passes this share of the memory available
 MNIST_IMAGES = {"train": 60000, "test": 10000}  # float32 rows of 784 pixels held through the run
