@@ -97,9 +97,9 @@ def conv_with_indexed_pool(x, num_filters, name, act=None):
     chapter's, and exact ties (MNIST's blank background) stay ties. Only where adding the bias, or
     leaky_relu's 0.02 x, rounds two values an ulp apart to one float does the chapter's pool pick the first
     of them and this one the larger, a neighbour equal to float rounding (rare, as rare as oneDNN's own
-    rounding moving such a near-tie). The pool also records where each maximum is, so that its gradient is a scatter: paddle's
-    pool2d_grad searches every window again on one thread (and oneDNN's cannot run here). Same parameters,
-    created in the chapter's order."""
+    rounding moving such a near-tie). The pool also records where each maximum is, so that its gradient
+    is a scatter: paddle's pool2d_grad searches every window again on one thread (and oneDNN's cannot run
+    here). Same parameters, created in the chapter's order."""
     x = paddle.static.nn.conv2d(x, num_filters=num_filters, filter_size=5, param_attr=name + "w",
                                 bias_attr=False)
     x = paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2, return_mask=True)[0]
