@@ -3,9 +3,9 @@
     python bench/onednn_ops.py [--iterations 8] [--ops scale+concat+concat_grad,slice]
 
 For each op left out of dcgan_port.fast_cpu.ONEDNN_OPS (or each of --ops), the fast training programs are built
-twice from the same seed, once as shipped and once with that op on oneDNN too; a few iterations check that the second trains at all
-and computes what the first does, then both are timed side by side, alternating iteration by iteration on the
-same batch. Prints, under the CPU's name, the milliseconds per iteration of each and the ratio, or the error.
+twice from the same seed, once as shipped and once with that op on oneDNN too; a few iterations check that the
+second trains at all and computes what the first does, then both are timed side by side, alternating iteration
+by iteration on the same batch. Prints, under the CPU's name, the milliseconds per iteration of each and the ratio, or the error.
 """
 import argparse
 import os
