@@ -8,8 +8,10 @@ shared MNIST split when present, else uniform noise of the same shape), after a 
 short pause before each step, so that load from elsewhere hits all of them alike. It prints the median
 milliseconds per iteration of each, the ratio project/twin, and the achieved GFLOP/s as a share of a
 float32 matrix-product peak measured in the same run, under a first line naming the CPU; --profile
-adds the project's and the twin's costliest ops; --script then times the whole script, `python dc_gan.py`
-with its grids, film and checkpoints, per iteration (bench/script_speed.py), beside the inner step.
+adds the project's and the twin's costliest ops, then the two side by side by what the ops do, and
+where the project spends more than the twin (what holds the ratio back, bench/op_groups.py); --script
+then times the whole script, `python dc_gan.py` with its grids, film and checkpoints, per iteration
+(bench/script_speed.py), beside the inner step.
 """
 import argparse
 import os
@@ -29,6 +31,7 @@ from paddle.profiler.profiler_statistic import StatisticData  # noqa: E402  (wha
 import torch  # noqa: E402
 
 import cpu  # noqa: E402
+import op_groups  # noqa: E402
 import script_speed  # noqa: E402
 import torch_twin  # noqa: E402
 from quality import SHARED_MNIST  # noqa: E402
@@ -130,35 +133,45 @@ class TorchStep:
 
 
 def paddle_op_times(step, real_image, iterations):
-    """Paddle's profiler over a few steps: {op type: ms per iteration}."""
+    """Paddle's profiler over a few steps: {op type: ms per iteration}, and the wall ms per iteration."""
     prof = profiler.Profiler(targets=[profiler.ProfilerTarget.CPU], on_trace_ready=lambda p: None)
     prof.start()
+    start = time.perf_counter()
     for _ in range(iterations):
         step(real_image)
         prof.step()
+    wall_ms = (time.perf_counter() - start) * 1e3 / iterations
     prof.stop()
     result = prof.profiler_result
     items = StatisticData(result.get_data(), result.get_extra_info()).event_summary.items
-    return {name: item.cpu_time / 1e6 / iterations for name, item in items.items()}
+    return {name: item.cpu_time / 1e6 / iterations for name, item in items.items()}, wall_ms
 
 
 def torch_op_times(step, real_image, iterations):
-    """PyTorch's profiler over a few steps: {op: ms per iteration spent in the op itself}."""
+    """PyTorch's profiler over a few steps: {op: ms per iteration spent in the op itself}, and the wall
+    ms per iteration."""
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
         for _ in range(iterations):
             step(real_image)
-    return {e.key: e.self_cpu_time_total / 1e3 / iterations for e in prof.key_averages()}
+        wall_ms = (time.perf_counter() - start) * 1e3 / iterations
+    return {e.key: e.self_cpu_time_total / 1e3 / iterations for e in prof.key_averages()}, wall_ms
 
 
-def print_profiles(contenders, real_image, iterations=3, top=12):
-    """Where each contender's iteration goes, op by op (profiler time, so a little slower)."""
-    for name, step in contenders.items():
-        profile = torch_op_times if isinstance(step, TorchStep) else paddle_op_times
+def print_profiles(project, twin, real_image, iterations=3, top=12):
+    """Where each contender's iteration goes, op by op (profiler time, so a little slower), then the
+    two side by side by what the ops do (bench/op_groups.py): where the project loses to the twin."""
+    groups = {}
+    for name, step, profile, framework in (
+            ("project (dc_gan.py)", project, paddle_op_times, "paddle"),
+            ("pytorch twin", twin, torch_op_times, "torch")):
         time.sleep(SETTLE_SECONDS)
-        times = profile(step, real_image, iterations)
+        times, wall_ms = profile(step, real_image, iterations)
         print("{}: ms per iteration in its {} costliest ops".format(name, top))
         for op, ms in sorted(times.items(), key=lambda kv: -kv[1])[:top]:
             print("    {:40s} {:7.0f}".format(op, ms))
+        groups[framework] = op_groups.grouped(times, framework, wall_ms)
+    print(op_groups.report(groups["paddle"], groups["torch"]))
 
 
 def main():
@@ -208,7 +221,7 @@ def main():
     if args.profile:
         # not the plain contender: paddle's profiler can crash (a race recording events) on its
         # default executor's worker threads
-        print_profiles({name: contenders[name] for name in list(contenders)[:2]}, real_image)
+        print_profiles(contenders["project (dc_gan.py)"], contenders["pytorch twin"], real_image)
     if args.script:
         if source.startswith("uniform noise"):
             print("whole script: skipped, it trains on the MNIST test split (set DCGAN_MNIST_DIR)")

@@ -1,0 +1,105 @@
+"""Which ops of Paddle's and PyTorch's profiles do the same job, so that speed.py --profile can say where
+the project gains on the PyTorch twin and where it loses: what holds the ratio back on this CPU."""
+from typing import NamedTuple
+
+TARGET_RATIO = 0.80  # issue 28: one iteration at most 0.8 of the twin's
+
+OUTSIDE = "outside the ops (executor, Python)"
+REST = "the rest"
+
+# (group, the Paddle op types, the PyTorch ops) whose self time counts for it
+GROUPS = (
+    ("convolutions", {"conv2d", "conv2d_grad", "conv2d_transpose", "conv2d_transpose_grad"},
+     {"aten::convolution_backward", "aten::_convolution", "aten::mkldnn_convolution",
+      "aten::convolution", "aten::conv2d", "aten::conv_transpose2d"}),
+    ("matrix products", {"mul", "mul_grad", "matmul_v2", "matmul_v2_grad"},
+     {"aten::mm", "aten::addmm", "aten::linear", "aten::matmul"}),
+    # the twin's biases are added inside its convolutions and addmm
+    ("biases", {"elementwise_add", "elementwise_add_grad"}, set()),
+    ("layout transfers and copies", {"transfer_layout", "share_buffer", "assign", "assign_value"},
+     {"aten::copy_", "aten::_to_copy", "aten::clone", "aten::contiguous"}),
+    ("reshapes, slices, concats, sums",
+     {"reshape2", "reshape2_grad", "transpose2", "transpose2_grad", "slice", "slice_grad", "concat",
+      "concat_grad", "scale", "scale_grad", "sum"},
+     {"aten::view", "aten::reshape", "aten::t", "aten::transpose", "aten::as_strided",
+      "aten::as_strided_", "aten::flatten", "aten::sum", "aten::add_"}),
+    ("max-pools", {"max_pool2d_with_index", "max_pool2d_with_index_grad", "pool2d", "pool2d_grad"},
+     {"aten::max_pool2d", "aten::max_pool2d_with_indices", "aten::max_pool2d_with_indices_backward"}),
+    ("batch norm", {"batch_norm", "batch_norm_grad"},
+     {"aten::batch_norm", "aten::_batch_norm_impl_index", "aten::native_batch_norm",
+      "aten::native_batch_norm_backward"}),
+    ("activations", {"relu", "relu_grad", "leaky_relu", "leaky_relu_grad", "tanh", "tanh_grad",
+                     "sigmoid", "sigmoid_grad"},
+     {"aten::relu", "aten::clamp_min", "aten::threshold_backward", "aten::leaky_relu",
+      "aten::leaky_relu_backward", "aten::tanh", "aten::tanh_backward", "aten::sigmoid",
+      "aten::sigmoid_backward"}),
+    ("the loss", {"sigmoid_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits_grad",
+                  "reduce_mean", "reduce_mean_grad", "fill_any_like"},
+     {"aten::binary_cross_entropy_with_logits", "aten::binary_cross_entropy_with_logits_backward",
+      "aten::mean", "aten::ones_like"}),
+    ("Adam", {"adam"},
+     {"aten::_fused_adam_", "Optimizer.step#Adam.step", "Optimizer.zero_grad#Adam.zero_grad"}),
+    ("filling memory", {"fill_constant"}, {"aten::fill_", "aten::zero_", "aten::zeros"}),
+)
+
+
+def group_of(op, framework):
+    """The group of a profile's op (framework: "paddle" or "torch"); REST when none names it."""
+    column = 1 if framework == "paddle" else 2
+    for group in GROUPS:
+        if op in group[column]:
+            return group[0]
+    return REST
+
+
+def grouped(op_times, framework, wall_ms):
+    """{group: ms per iteration} of a profile {op: ms per iteration}, with the wall time the ops do not
+    account for as OUTSIDE, so that the groups add up to wall_ms."""
+    groups = {}
+    for op, ms in op_times.items():
+        group = group_of(op, framework)
+        groups[group] = groups.get(group, 0.0) + ms
+    groups[OUTSIDE] = wall_ms - sum(op_times.values())
+    return groups
+
+
+class Row(NamedTuple):
+    group: str
+    project_ms: float
+    twin_ms: float
+
+    @property
+    def difference(self):
+        return self.project_ms - self.twin_ms
+
+
+def comparison(project_groups, twin_groups):
+    """The groups side by side, the project's costliest first."""
+    names = set(project_groups) | set(twin_groups)
+    rows = [Row(name, project_groups.get(name, 0.0), twin_groups.get(name, 0.0)) for name in names]
+    return sorted(rows, key=lambda row: -row.project_ms)
+
+
+def holding_back(rows):
+    """The groups in which the project spends more than the twin, the largest loss first."""
+    return sorted((row for row in rows if row.difference > 0), key=lambda row: -row.difference)
+
+
+def report(project_groups, twin_groups, target=TARGET_RATIO):
+    rows = comparison(project_groups, twin_groups)
+    project, twin = sum(r.project_ms for r in rows), sum(r.twin_ms for r in rows)
+    lines = ["where the iteration goes, ms per iteration under the profilers (project, twin, difference):"]
+    lines += ["    {:36s} {:7.0f} {:7.0f} {:+7.0f}".format(r.group, r.project_ms, r.twin_ms, r.difference)
+              for r in rows]
+    lines.append("    {:36s} {:7.0f} {:7.0f} {:+7.0f}   ratio {:.2f}".format(
+        "all", project, twin, project - twin, project / twin))
+    excess = project - target * twin
+    if excess <= 0:
+        lines.append("at most {:.2f} of the twin's time under the profilers".format(target))
+        return "\n".join(lines)
+    losses = holding_back(rows)
+    lines.append("to reach {:.2f} the project would have to shed {:.0f} ms; where it spends more than the "
+                 "twin ({:.0f} ms in all): {}".format(
+                     target, excess, sum(r.difference for r in losses),
+                     ", ".join("{} {:+.0f}".format(r.group, r.difference) for r in losses)))
+    return "\n".join(lines)

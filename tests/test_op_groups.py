@@ -1,0 +1,58 @@
+"""speed.py --profile's side-by-side by what the ops do (bench/op_groups.py): every op the programs run
+has its group, and the report names where the project spends more than the twin."""
+import os
+import sys
+
+import paddle
+import pytest
+
+import dc_gan
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+import op_groups  # noqa: E402
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "plain path"])
+def test_every_op_the_training_programs_run_has_a_group_of_its_own(fast):
+    paddle.enable_static()
+    progs = dc_gan.build_programs(fast=fast)
+    op_types = {op.type for program in (progs.d_program, progs.dg_program, progs.g_program)
+                for op in program.global_block().ops}
+    assert {"conv2d_grad", "mul_grad", "adam"} <= op_types
+    assert [t for t in sorted(op_types) if op_groups.group_of(t, "paddle") == op_groups.REST] == []
+
+
+def test_an_op_no_group_names_counts_in_the_rest():
+    assert op_groups.group_of("a_new_op", "paddle") == op_groups.REST
+    assert op_groups.group_of("aten::a_new_op", "torch") == op_groups.REST
+
+
+def test_the_same_name_is_looked_up_in_its_own_frameworks_list():
+    assert op_groups.group_of("conv2d", "paddle") == "convolutions"
+    assert op_groups.group_of("conv2d", "torch") == op_groups.REST
+    assert op_groups.group_of("aten::addmm", "torch") == "matrix products"
+
+
+def test_the_groups_add_up_to_the_wall_time_with_what_the_ops_leave_outside():
+    groups = op_groups.grouped({"conv2d": 100.0, "conv2d_grad": 200.0, "adam": 30.0, "odd": 5.0},
+                               "paddle", wall_ms=350.0)
+    assert groups == {"convolutions": 300.0, "Adam": 30.0, op_groups.REST: 5.0,
+                      op_groups.OUTSIDE: pytest.approx(15.0)}
+    assert sum(groups.values()) == pytest.approx(350.0)
+
+
+def test_the_report_names_where_the_project_spends_more_largest_loss_first():
+    project = {"convolutions": 400.0, "biases": 30.0, "Adam": 40.0, op_groups.OUTSIDE: 30.0}
+    twin = {"convolutions": 450.0, "Adam": 20.0, op_groups.OUTSIDE: 30.0}
+    text = op_groups.report(project, twin)
+    # 500 ms against 0.8 x 500: 100 ms to shed; it loses 30 in the biases and 20 in Adam
+    assert "shed 100 ms" in text
+    assert "(50 ms in all): biases +30, Adam +20" in text
+    assert "convolutions -50" not in text
+    assert "ratio 1.00" in text
+
+
+def test_a_project_within_the_target_is_not_said_to_be_held_back():
+    text = op_groups.report({"convolutions": 300.0}, {"convolutions": 400.0})
+    assert "at most 0.80" in text
+    assert "shed" not in text
