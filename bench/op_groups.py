@@ -9,6 +9,7 @@ REST = "the rest"
 # what each framework runs around the ops: Paddle's feeds and fetches, PyTorch's autograd nodes
 FRAMEWORK_OPS = {"paddle": {"feed", "fetch_v2"}, "torch": set()}
 FRAMEWORK_PREFIXES = {"paddle": (), "torch": ("autograd::", "torch::autograd::")}
+FRAMEWORK_SUFFIXES = {"paddle": (), "torch": ("Backward0", "AccumulateGrad")}
 # paddle 3.x's new executor may name an op "pd_op.conv2d" or "onednn_op.conv2d"
 PADDLE_PREFIXES = ("pd_op.", "onednn_op.")
 
@@ -53,8 +54,8 @@ def group_of(op, framework):
     """The group of a profile's op (framework: "paddle" or "torch"); REST when none names it."""
     if framework == "paddle" and op.startswith(PADDLE_PREFIXES):
         op = op.split(".", 1)[1]
-    if op in FRAMEWORK_OPS[framework] or op.startswith(FRAMEWORK_PREFIXES[framework]) or (
-            framework == "torch" and op.endswith(("Backward0", "AccumulateGrad"))):
+    if (op in FRAMEWORK_OPS[framework] or op.startswith(FRAMEWORK_PREFIXES[framework])
+            or op.endswith(FRAMEWORK_SUFFIXES[framework])):
         return OUTSIDE
     column = 1 if framework == "paddle" else 2
     for group in GROUPS:

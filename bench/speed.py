@@ -132,17 +132,22 @@ class TorchStep:
         return self.twin.train_batch(torch.from_numpy(real_image))
 
 
+def paused_steps(step, real_image, iterations, after_each=lambda: None):
+    """Run the step as the timed loop does, each after a pause; the wall ms per step, pauses left out."""
+    seconds = 0.0
+    for _ in range(iterations):
+        time.sleep(SETTLE_SECONDS)
+        seconds += timed(lambda: step(real_image))
+        after_each()
+    return seconds * 1e3 / iterations
+
+
 def paddle_op_times(step, real_image, iterations):
     """Paddle's profiler over a few steps: {op type: ms per iteration}, and the wall ms per iteration."""
     prof = profiler.Profiler(targets=[profiler.ProfilerTarget.CPU], on_trace_ready=lambda p: None)
     prof.start()
-    seconds = 0.0
-    for _ in range(iterations):
-        time.sleep(SETTLE_SECONDS)  # as in the timed loop (the pause's own events count for no op)
-        seconds += timed(lambda: step(real_image))
-        prof.step()
+    wall_ms = paused_steps(step, real_image, iterations, after_each=prof.step)
     prof.stop()
-    wall_ms = seconds * 1e3 / iterations
     result = prof.profiler_result
     items = StatisticData(result.get_data(), result.get_extra_info()).event_summary.items
     return {name: item.cpu_time / 1e6 / iterations for name, item in items.items()}, wall_ms
@@ -152,11 +157,7 @@ def torch_op_times(step, real_image, iterations):
     """PyTorch's profiler over a few steps: {op: ms per iteration spent in the op itself}, and the wall
     ms per iteration."""
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        seconds = 0.0
-        for _ in range(iterations):
-            time.sleep(SETTLE_SECONDS)
-            seconds += timed(lambda: step(real_image))
-        wall_ms = seconds * 1e3 / iterations
+        wall_ms = paused_steps(step, real_image, iterations)
     return {e.key: e.self_cpu_time_total / 1e3 / iterations for e in prof.key_averages()}, wall_ms
 
 
