@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, TINY_BATCH, assert_one_line_error, checkpoint
 import dc_gan
 from dcgan_port import output_folder
-from dcgan_port.stopping import Stopped
+from dcgan_port.stopping import STOP_SIGNALS, Stopped
 
 SCRIPT = os.path.join(ROOT, "dc_gan.py")
 
@@ -119,10 +119,12 @@ def test_an_import_that_fails_on_its_own_is_not_taken_for_a_stop(monkeypatch, tm
 
 def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist, tmp_path):
     process = start("--data_dir", tiny_mnist, "--output", tmp_path / "out")
-    wait_for(lambda: handles_signal(process.pid, signal.SIGINT))  # the package is imported, paddle not yet
+    # Python catches SIGINT itself from its first milliseconds, SIGTERM and SIGHUP only the package does:
+    # once all three are caught, the package is imported and paddle not yet
+    wait_for(lambda: all(handles_signal(process.pid, signum) for signum in STOP_SIGNALS))
     process.send_signal(signal.SIGINT)
     out, errors = process.communicate(timeout=120)
-    assert process.returncode == 128 + signal.SIGINT
+    assert process.returncode == 128 + signal.SIGINT, errors
     lines = errors.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dc_gan.py: stopped by Ctrl-C"), errors
     assert not (tmp_path / "out").exists()
