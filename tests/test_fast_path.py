@@ -187,6 +187,51 @@ def test_deconv_via_conv2d_refuses_a_deconv_it_does_not_compute():
             fast_cpu.deconv_via_conv2d(x, 8, name="odd", stride=1, output_size=[7, 7])
 
 
+def conv1_input_gradient(as_product):
+    """The gradient of a loss through D's conv1 into its image, as a G step computes it: by paddle's
+    conv2d_grad, or rewritten by use_onednn as a product and a fold."""
+    main = paddle.static.Program()
+    with paddle.static.program_guard(main, paddle.static.Program()):
+        image = paddle.static.data("image", [BATCH, 1, 28, 28], "float32")
+        image.stop_gradient = False
+        filter_ = paddle.static.data("filter", [dc_gan.df_dim, 1, 5, 5], "float32")  # as D's, no gradient
+        weights = paddle.static.data("weights", [BATCH, dc_gan.df_dim, 24, 24], "float32")
+        y = paddle.nn.functional.conv2d(image, filter_)
+        gradient = paddle.static.gradients([paddle.mean(y * weights)], [image])[0]
+    if as_product:
+        fast_cpu.use_onednn(main)
+    rng = np.random.default_rng(0)
+    feed = {"image": rng.standard_normal((BATCH, 1, 28, 28)).astype("float32"),
+            "filter": rng.standard_normal((dc_gan.df_dim, 1, 5, 5)).astype("float32"),  # no symmetry
+            "weights": rng.standard_normal((BATCH, dc_gan.df_dim, 24, 24)).astype("float32")}
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        value = paddle.static.Executor(paddle.CPUPlace()).run(main, feed=feed, fetch_list=[gradient])[0]
+    return value, [op.type for op in main.global_block().ops]
+
+
+def test_the_input_gradient_of_a_one_channel_convolution_as_a_product_is_conv2d_grads():
+    expected, plain_ops = conv1_input_gradient(as_product=False)
+    actual, fast_ops = conv1_input_gradient(as_product=True)
+    assert "conv2d_grad" in plain_ops and "conv2d_grad" not in fast_ops and "fold" in fast_ops
+    assert actual.shape == expected.shape == (BATCH, 1, 28, 28)
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+
+
+def test_only_the_g_steps_conv1_input_gradient_is_rewritten():
+    """d_program needs conv1's filter gradient, not its input's: its conv2d_grad stays; dg_program's
+    conv1 computes only the input gradient, conv2's has 64 input channels."""
+    plain, fast = dc_gan.build_programs(fast=True), dc_gan.build_programs(fast=True)
+    fast_cpu.use_onednn(fast.d_program, fast.dg_program, fast.g_program)
+
+    def count(program, op_type):
+        return [op.type for op in program.global_block().ops].count(op_type)
+
+    assert count(fast.d_program, "conv2d_grad") == count(plain.d_program, "conv2d_grad")
+    assert count(fast.d_program, "fold") == 0
+    assert count(fast.dg_program, "conv2d_grad") == count(plain.dg_program, "conv2d_grad") - 1
+    assert count(fast.dg_program, "fold") == 1
+
+
 def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
     """oneDNN kernels may keep a reordered copy of a weight; training changes the weights every step,
     so after a few steps the fast programs must still agree with plain copies of themselves."""
