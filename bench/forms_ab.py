@@ -1,7 +1,7 @@
 """Whether each form of the fast CPU path pays: the fast programs as shipped against the same programs without
 that one form, side by side.
 
-    python bench/forms_ab.py [--iterations 12] [--forms four-convolutions,input-gradient-as-product]
+    python bench/forms_ab.py [--iterations 12] [--forms four-convolutions,bias-gradient-as-sum]
 
 For each form, the fast training programs are built twice from the same seed, as shipped and with the form
 switched off (the layer then computed as before it), checked to report the same losses to rounding over two
@@ -22,21 +22,22 @@ sys.path.insert(0, os.path.dirname(HERE))
 import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is imported)
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
-from dcgan_port import fast_cpu  # noqa: E402
+from dcgan_port import fast_cpu, fast_gradients  # noqa: E402
 from onednn_ops import Step  # noqa: E402
 from speed import SETTLE_SECONDS, describe_cpu, real_batch, timed  # noqa: E402
 
-# Each form, and the setting of dcgan_port.fast_cpu that builds the programs without it.
+# Each form, and the setting of dcgan_port's fast_cpu or fast_gradients that builds the programs without it.
 FORMS = {
-    "four-convolutions": ("FOUR_CONVOLUTIONS_FROM", sys.maxsize),  # deconv1 as one phase convolution
-    "input-gradient-as-product": ("computes_one_channel_input_gradient", lambda op: False),
+    "four-convolutions": (fast_cpu, "FOUR_CONVOLUTIONS_FROM", sys.maxsize),  # deconv1 as one convolution
+    "input-gradient-as-product": (fast_gradients, "computes_one_channel_input_gradient", lambda op: False),
+    "bias-gradient-as-sum": (fast_gradients, "computes_a_row_bias_gradient", lambda op: False),
 }
 
 
 def without(form):
     """The fast programs built with `form` switched off."""
-    setting, value = FORMS[form]
-    with mock.patch.object(fast_cpu, setting, value):
+    module, setting, value = FORMS[form]
+    with mock.patch.object(module, setting, value):
         return Step()
 
 

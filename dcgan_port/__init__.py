@@ -2,6 +2,7 @@
 of them imports dc_gan: the chapter's constants reach them as arguments.
 
     fast_cpu        the fast CPU path: oneDNN kernels, all cores, the same layers in faster forms
+    fast_gradients  the fast CPU path's slow backward ops replaced by faster forms of the same values
     data            MNIST: the IDX files, read from a folder or downloaded and md5-checked
     output_folder   the --output folder: safe writes, one run at a time, leftovers of dead runs
     checkpoints     saving and resuming training; the saved generator

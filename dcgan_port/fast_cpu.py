@@ -9,6 +9,8 @@ import numpy as np
 import paddle
 import paddle.base.layer_helper
 
+from dcgan_port import fast_gradients
+
 # The ops of the training programs that run on oneDNN's kernels. The others stay on paddle's own kernels
 # (bench/onednn_ops.py measures each; figures from an AMD EPYC Zen 4, 2 cores):
 # - because on oneDNN they fail or compute otherwise: conv2d_transpose (trains only with is_test set, and
@@ -82,66 +84,14 @@ def keep_freed_memory():
 def use_onednn(*programs):
     """Run the ops of ONEDNN_OPS in these training programs on oneDNN's kernels. Paddle can only switch
     oneDNN on for a whole program, and there its transposed convolution refuses to train, hence one op at
-    a time. Where oneDNN's kernel is slow, the input gradient of a convolution of one input channel (D's
-    conv1 in the G steps), a product on oneDNN and a fold compute it (input_gradient_as_product).
-    g_program_test, which is saved as the inference model, keeps paddle's defaults."""
+    a time. Then the backward ops that run slowly either way are replaced by faster forms of the same
+    values (dcgan_port.fast_gradients). g_program_test, which is saved as the inference model, keeps
+    paddle's defaults."""
     for program in programs:
-        block = program.global_block()
-        for op in block.ops:
+        for op in program.global_block().ops:
             if op.type in ONEDNN_OPS:
                 op._set_attr("use_mkldnn", True)
-        for op in list(block.ops):
-            if computes_one_channel_input_gradient(op):
-                input_gradient_as_product(block, op)
-
-
-def computes_one_channel_input_gradient(op):
-    """A conv2d_grad that computes only the input gradient of a plain convolution (stride 1, no padding)
-    of one input channel."""
-    return (op.type == "conv2d_grad" and not op.output("Filter@GRAD") and op.output("Input@GRAD")
-            and op.block.var(op.input("Input")[0]).shape[1] == 1 and op.attr("groups") == 1
-            and list(op.attr("strides")) == [1, 1] and list(op.attr("dilations")) == [1, 1]
-            and not any(op.attr("paddings")) and op.attr("data_format") == "NCHW")
-
-
-def input_gradient_as_product(block, op):
-    """Replace the conv2d_grad `op` (see computes_one_channel_input_gradient) by what it computes, in a
-    form that runs about twice as fast: the filter [Cout, 1, k, k] as a [k*k, Cout] matrix times each
-    image's output gradient [Cout, H * W] gives, for every tap, what each output pixel sends back through
-    it ([k*k, H * W], one product on oneDNN for the whole batch), and a fold (col2im) adds each tap's share
-    into the input pixel it came from. The same sums in another order: equal to float rounding. oneDNN's
-    backward-data kernel for one input channel ran at about a tenth of its rate elsewhere (bench/README.md)."""
-    output_gradient = block.var(op.input("Output@GRAD")[0])
-    filter_ = block.var(op.input("Filter")[0])
-    input_gradient = op.output("Input@GRAD")[0]
-    out_channels, _, k, _ = filter_.shape
-    _, _, height, width = output_gradient.shape
-    index = list(block.ops).index(op)
-
-    def new_op(type_, inputs, attrs, shape, extra_outputs=()):
-        out = block.create_var(name=paddle.utils.unique_name.generate(type_ + "_input_gradient"),
-                               shape=shape, dtype=filter_.dtype)
-        outputs = {"Out": [out]}
-        for name in extra_outputs:  # reshape2's and transpose2's XShape, which their grads would read
-            outputs[name] = [block.create_var(name=out.name + "." + name, dtype=filter_.dtype)]
-        block._insert_op(index + len(inserted), type=type_, inputs=inputs, outputs=outputs, attrs=attrs)
-        inserted.append(out)
-        return out
-
-    inserted = []
-    flat_filter = new_op("reshape2", {"X": [filter_]}, {"shape": [out_channels, k * k]},
-                         [out_channels, k * k], extra_outputs=("XShape",))
-    taps = new_op("transpose2", {"X": [flat_filter]}, {"axis": [1, 0]}, [k * k, out_channels],
-                  extra_outputs=("XShape",))
-    per_image = new_op("reshape2", {"X": [output_gradient]}, {"shape": [-1, out_channels, height * width]},
-                       [-1, out_channels, height * width], extra_outputs=("XShape",))
-    columns = new_op("matmul_v2", {"X": [taps], "Y": [per_image]},
-                     {"trans_x": False, "trans_y": False, "use_mkldnn": True}, [-1, k * k, height * width])
-    block._insert_op(index + len(inserted), type="fold", inputs={"X": [columns]},
-                     outputs={"Y": [block.var(input_gradient)]},
-                     attrs={"output_sizes": [height + k - 1, width + k - 1], "kernel_sizes": [k, k],
-                            "strides": [1, 1], "paddings": [0, 0, 0, 0], "dilations": [1, 1]})
-    block._remove_op(index + len(inserted) + 1)
+        fast_gradients.rewrite(program.global_block())
 
 
 def conv_with_indexed_pool(x, num_filters, name, act=None):

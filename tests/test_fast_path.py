@@ -187,34 +187,55 @@ def test_deconv_via_conv2d_refuses_a_deconv_it_does_not_compute():
             fast_cpu.deconv_via_conv2d(x, 8, name="odd", stride=1, output_size=[7, 7])
 
 
-def conv1_input_gradient(as_product):
-    """The gradient of a loss through D's conv1 into its image, as a G step computes it: by paddle's
-    conv2d_grad, or rewritten by use_onednn as a product and a fold."""
+def gradients(layer, feed, wrt, rewritten):
+    """The gradients of mean(layer(**inputs) * weights) with respect to the inputs named in `wrt`, with
+    the program's backward as paddle appends it or rewritten by use_onednn (dcgan_port.fast_gradients),
+    and the program's op types."""
     main = paddle.static.Program()
     with paddle.static.program_guard(main, paddle.static.Program()):
-        image = paddle.static.data("image", [BATCH, 1, 28, 28], "float32")
-        image.stop_gradient = False
-        filter_ = paddle.static.data("filter", [dc_gan.df_dim, 1, 5, 5], "float32")  # as D's, no gradient
-        weights = paddle.static.data("weights", [BATCH, dc_gan.df_dim, 24, 24], "float32")
-        y = paddle.nn.functional.conv2d(image, filter_)
-        gradient = paddle.static.gradients([paddle.mean(y * weights)], [image])[0]
-    if as_product:
+        inputs = {name: paddle.static.data(name, value.shape, "float32") for name, value in feed.items()}
+        for name in wrt:
+            inputs[name].stop_gradient = False
+        y = layer(**{name: var for name, var in inputs.items() if name != "weights"})
+        grads = paddle.static.gradients([paddle.mean(y * inputs["weights"])], [inputs[name] for name in wrt])
+    if rewritten:
         fast_cpu.use_onednn(main)
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        values = paddle.static.Executor(paddle.CPUPlace()).run(main, feed=feed, fetch_list=grads)
+    return values, [op.type for op in main.global_block().ops]
+
+
+def assert_same_gradients(layer, feed, wrt, replaced, replacement):
+    (expected, plain_ops), (actual, fast_ops) = (gradients(layer, feed, wrt, rewritten)
+                                                 for rewritten in (False, True))
+    assert replaced in plain_ops and replaced not in fast_ops and replacement in fast_ops
+    for name, e, a in zip(wrt, expected, actual):
+        assert a.shape == e.shape, name
+        np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6 * np.abs(e).max(), err_msg=name)
+
+
+def test_the_input_gradient_of_a_one_channel_convolution_as_a_product_is_conv2d_grads():
+    """D's conv1 in a G step: the gradient reaches G's image, not D's filter."""
     rng = np.random.default_rng(0)
     feed = {"image": rng.standard_normal((BATCH, 1, 28, 28)).astype("float32"),
             "filter": rng.standard_normal((dc_gan.df_dim, 1, 5, 5)).astype("float32"),  # no symmetry
             "weights": rng.standard_normal((BATCH, dc_gan.df_dim, 24, 24)).astype("float32")}
-    with paddle.static.scope_guard(paddle.static.Scope()):
-        value = paddle.static.Executor(paddle.CPUPlace()).run(main, feed=feed, fetch_list=[gradient])[0]
-    return value, [op.type for op in main.global_block().ops]
+    assert_same_gradients(paddle.nn.functional.conv2d, {"x": feed["image"], "weight": feed["filter"],
+                                                        "weights": feed["weights"]},
+                          ["x"], replaced="conv2d_grad", replacement="fold")
 
 
-def test_the_input_gradient_of_a_one_channel_convolution_as_a_product_is_conv2d_grads():
-    expected, plain_ops = conv1_input_gradient(as_product=False)
-    actual, fast_ops = conv1_input_gradient(as_product=True)
-    assert "conv2d_grad" in plain_ops and "conv2d_grad" not in fast_ops and "fold" in fast_ops
-    assert actual.shape == expected.shape == (BATCH, 1, 28, 28)
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
+@pytest.mark.parametrize("rows, columns", [(2048 // 2, 1024), (100, 2048), (2048, 6272)],
+                         ids=("fc1", "fc3", "fc4"))
+def test_a_fully_connected_bias_gradient_as_a_sum_is_elementwise_add_grads(rows, columns):
+    rng = np.random.default_rng(0)
+    feed = {"x": rng.standard_normal((BATCH, rows)).astype("float32"),
+            "weight": rng.standard_normal((rows, columns)).astype("float32"),
+            "bias": rng.standard_normal(columns).astype("float32"),
+            "weights": rng.standard_normal((BATCH, columns)).astype("float32")}
+
+    assert_same_gradients(paddle.nn.functional.linear, feed, ["x", "weight", "bias"], replaced="elementwise_add_grad",
+                          replacement="reduce_sum")
 
 
 def test_only_the_g_steps_conv1_input_gradient_is_rewritten():
