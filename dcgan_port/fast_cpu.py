@@ -32,6 +32,9 @@ DECONV_PHASE_TAPS = ((4, 2, 0), (5, 3, 1))
 # From this many filters the transposed convolution runs as four convolutions without the zero taps; below
 # it as one (deconv1's 128 filters: the four are faster, deconv2's 1: much slower; bench/README.md).
 FOUR_CONVOLUTIONS_FROM = 16
+# Up to this many filters it runs as a product and a fold instead (deconv2's 1: a convolution of few output
+# channels runs at a fraction of oneDNN's rate elsewhere; bench/README.md).
+PRODUCT_AND_FOLD_UP_TO = 1
 # glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
@@ -161,9 +164,33 @@ def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation
     flat_filter = paddle.reshape(filter_5x5, [in_channels * num_filters, 25])
     if num_filters >= FOUR_CONVOLUTIONS_FROM:
         y = four_phase_convolutions(x, flat_filter, num_filters)
+    elif num_filters <= PRODUCT_AND_FOLD_UP_TO:
+        y = product_and_fold(x, filter_5x5, num_filters)
     else:
         y = one_phase_convolution(x, flat_filter, num_filters)
     return helper.append_activation(helper.append_bias_op(y, dim_start=1, dim_end=2))
+
+
+def product_and_fold(x, filter_5x5, num_filters):
+    """The transposed convolution as what each input pixel sends out: every pixel's channels [N*H*W, Cin]
+    times the filter [Cin, Cout*25] (the fully connected layers' `mul`, on oneDNN) give its share for each
+    of the 25 output pixels its taps reach, and a fold (col2im) with stride 2 adds the shares up where they
+    land, those on the padding dropped. Its gradients are the same two steps backwards: an unfold and the
+    two products of `mul`'s gradient."""
+    in_channels, height, width = x.shape[1:]
+    pixels = paddle.reshape(paddle.transpose(x, [0, 2, 3, 1]), [-1, in_channels])
+    helper = paddle.base.layer_helper.LayerHelper("mul")
+    shares = helper.create_variable_for_type_inference(x.dtype)
+    helper.append_op(type="mul", inputs={"X": [pixels],
+                                         "Y": [paddle.reshape(filter_5x5, [in_channels, num_filters * 25])]},
+                     outputs={"Out": [shares]}, attrs={"x_num_col_dims": 1, "y_num_col_dims": 1})
+    shares = paddle.transpose(paddle.reshape(shares, [-1, height, width, num_filters * 25]), [0, 3, 1, 2])
+    y = helper.create_variable_for_type_inference(x.dtype)
+    helper.append_op(  # the op itself: paddle 3.x's fold() refuses a batch of unknown size
+        type="fold", inputs={"X": [paddle.reshape(shares, [-1, num_filters * 25, height * width])]},
+        outputs={"Y": [y]}, attrs={"output_sizes": [2 * height, 2 * width], "kernel_sizes": [5, 5],
+                                   "strides": [2, 2], "paddings": [2, 2, 2, 2], "dilations": [1, 1]})
+    return y
 
 
 def one_phase_convolution(x, flat_filter, num_filters):

@@ -115,6 +115,8 @@ def assert_same_layer(expected, actual):
 # G's two transposed convolutions: [N, 128, 7, 7] -> [N, 128, 14, 14] and [N, 128, 14, 14] -> [N, 1, 28, 28]
 CHAPTER_DECONVS = [([BATCH, 2 * dc_gan.gf_dim, 7, 7], 2 * dc_gan.gf_dim, "relu"),
                    ([BATCH, 2 * dc_gan.gf_dim, 14, 14], 1, "tanh")]
+# a transposed convolution of 8 filters, which no chapter's layer has: the one phase convolution's form
+EIGHT_FILTERS = ([BATCH, 2 * dc_gan.gf_dim, 14, 14], 8, "tanh")
 # D's two convolutions with their pools: [N, 1, 28, 28] -> [N, 64, 12, 12] -> [N, 128, 4, 4]
 CHAPTER_CONVS = [([BATCH, 1, 28, 28], dc_gan.df_dim, "leaky_relu"),
                  ([BATCH, dc_gan.df_dim, 12, 12], 2 * dc_gan.df_dim, None)]
@@ -129,7 +131,9 @@ def assert_same_deconv(input_shape, num_filters, act):
     assert_same_layer(expected, actual)
 
 
-@pytest.mark.parametrize("input_shape, num_filters, act", CHAPTER_DECONVS)
+@pytest.mark.parametrize("input_shape, num_filters, act", CHAPTER_DECONVS + [EIGHT_FILTERS],
+                         ids=("deconv1, four convolutions", "deconv2, product and fold",
+                              "8 filters, one convolution"))
 def test_deconv_via_conv2d_computes_conv2d_transpose_and_its_three_gradients(input_shape, num_filters,
                                                                              act):
     assert_same_deconv(input_shape, num_filters, act)
@@ -161,23 +165,28 @@ def test_conv_with_indexed_pool_sends_the_gradient_of_tied_maxima_where_the_chap
 @pytest.mark.parametrize("wrong_taps", [((0, 2, 4), (1, 3, 5)),  # the filter not flipped
                                         ((5, 3, 1), (4, 2, 0)),  # even and odd phases swapped
                                         ((4, 2, 0), (3, 1, 5))])  # odd taps one step off
-@pytest.mark.parametrize("deconv", CHAPTER_DECONVS, ids=("four convolutions", "one convolution"))
+@pytest.mark.parametrize("deconv", [CHAPTER_DECONVS[0], EIGHT_FILTERS],
+                         ids=("four convolutions", "one convolution"))
 def test_a_wrong_tap_order_would_be_caught(monkeypatch, wrong_taps, deconv):
     monkeypatch.setattr(fast_cpu, "DECONV_PHASE_TAPS", wrong_taps)
     with pytest.raises(AssertionError):
         assert_same_deconv(*deconv)
 
 
-def test_deconv1_runs_as_four_convolutions_without_zero_taps_and_deconv2_as_one():
-    def convolutions(num_filters):
+def test_deconv1_runs_as_four_convolutions_without_zero_taps_and_deconv2_as_a_product_and_fold():
+    def ops(num_filters):
         with paddle.static.program_guard(paddle.static.Program(), paddle.static.Program()):
             x = paddle.static.data("x", [BATCH, 2 * dc_gan.gf_dim, 7, 7], "float32")
             fast_cpu.deconv_via_conv2d(x, num_filters, name="d", output_size=[14, 14])
-            return [op for op in x.block.ops if op.type == "conv2d"]
+            return x.block.ops
 
-    assert [op.block.var(op.input("Filter")[0]).shape[2:] for op in convolutions(128)] == [
-        (3, 3), (3, 2), (2, 3), (2, 2)]
-    assert [op.block.var(op.input("Filter")[0]).shape[2:] for op in convolutions(1)] == [(3, 3)]
+    def filter_sides(ops):
+        return [op.block.var(op.input("Filter")[0]).shape[2:] for op in ops if op.type == "conv2d"]
+
+    assert filter_sides(ops(128)) == [(3, 3), (3, 2), (2, 3), (2, 2)]
+    assert filter_sides(ops(8)) == [(3, 3)]
+    deconv2 = [op.type for op in ops(1)]
+    assert "conv2d" not in deconv2 and {"mul", "fold"} <= set(deconv2)
 
 
 def test_deconv_via_conv2d_refuses_a_deconv_it_does_not_compute():
@@ -248,9 +257,9 @@ def test_only_the_g_steps_conv1_input_gradient_is_rewritten():
         return [op.type for op in program.global_block().ops].count(op_type)
 
     assert count(fast.d_program, "conv2d_grad") == count(plain.d_program, "conv2d_grad")
-    assert count(fast.d_program, "fold") == 0
+    assert count(fast.d_program, "fold") == count(plain.d_program, "fold") == 0
     assert count(fast.dg_program, "conv2d_grad") == count(plain.dg_program, "conv2d_grad") - 1
-    assert count(fast.dg_program, "fold") == 1
+    assert count(fast.dg_program, "fold") == count(plain.dg_program, "fold") + 1
 
 
 def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
