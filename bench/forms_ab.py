@@ -31,7 +31,7 @@ FORMS = {
     "four-convolutions": (fast_cpu, "FOUR_CONVOLUTIONS_FROM", sys.maxsize),  # deconv1 as one convolution
     "product-and-fold": (fast_cpu, "PRODUCT_AND_FOLD_UP_TO", 0),  # deconv2 as one phase convolution
     "input-gradient-as-product": (fast_gradients, "computes_one_channel_input_gradient", lambda op: False),
-    "bias-gradient-as-sum": (fast_gradients, "computes_a_row_bias_gradient", lambda op: False),
+    "bias-gradient-as-sum": (fast_gradients, "computes_a_bias_gradient", lambda op: False),
 }
 
 

@@ -9,7 +9,7 @@ def rewrite(block):
     for op in list(block.ops):
         if computes_one_channel_input_gradient(op):
             input_gradient_as_product(block, op)
-        elif computes_a_row_bias_gradient(op):
+        elif computes_a_bias_gradient(op):
             bias_gradient_as_sum(block, op)
 
 
@@ -22,13 +22,14 @@ def computes_one_channel_input_gradient(op):
             and not any(op.attr("paddings")) and op.attr("data_format") == "NCHW")
 
 
-def computes_a_row_bias_gradient(op):
-    """An elementwise_add_grad of a fully connected layer's bias, [N, C] + [C], whose gradient is asked
-    for: fc1, fc3 and fc4 in the steps that train them."""
+def computes_a_bias_gradient(op):
+    """An elementwise_add_grad of a layer's bias, [N, C] + [C] or [N, C, H, W] + [C], whose gradient is
+    asked for: every bias in the step that trains it."""
     if op.type != "elementwise_add_grad" or not op.output("Y@GRAD"):
         return False
     x, y = (op.block.var(op.input(name)[0]) for name in ("X", "Y"))
-    return len(x.shape) == 2 and len(y.shape) == 1 and op.attr("axis") in (1, -1) and y.shape[0] == x.shape[1]
+    return (len(x.shape) in (2, 4) and len(y.shape) == 1 and y.shape[0] == x.shape[1]
+            and op.attr("axis") in ((1, -1) if len(x.shape) == 2 else (1,)))
 
 
 class Insertion:
@@ -81,21 +82,36 @@ def input_gradient_as_product(block, op):
 
 
 def bias_gradient_as_sum(block, op):
-    """Replace the elementwise_add_grad `op` (see computes_a_row_bias_gradient) by what it computes, a
-    quarter of its time: the bias's gradient is the output gradient summed over the batch (reduce_sum),
-    and the input's gradient is the output gradient itself, which the ops after read in its place.
-    Paddle's broadcast gradient walks the rows element by element: 1.1 to 2.8 ms for fc1, fc3 and fc4 on
-    the Zen 4 of bench/README.md, where the sum takes 0.4 to 0.8."""
-    output_gradient = op.input("Out@GRAD")[0]
+    """Replace the elementwise_add_grad `op` (see computes_a_bias_gradient) by what it computes, in a
+    quarter to two thirds of its time: the bias's gradient is the output gradient summed over the batch
+    (reduce_sum; an image's pixels first, which paddle sums far faster than all three axes at once), and
+    the input's gradient is the output gradient itself, which the ops after read in its place. Paddle's
+    broadcast gradient walks the rows element by element: 1.1 to 2.8 ms for fc1, fc3 and fc4 on the Zen 4
+    of bench/README.md, where the sum takes 0.4 to 0.8."""
+    output_gradient = block.var(op.input("Out@GRAD")[0])
     input_gradient = op.output("X@GRAD")
     index = list(block.ops).index(op)
-    Insertion(block, index, block.var(output_gradient).dtype).op(
-        "reduce_sum", {"X": [output_gradient]}, {"dim": [0], "keep_dim": False, "reduce_all": False},
-        {"Out": [block.var(op.output("Y@GRAD")[0])]})
-    block._remove_op(index + 1)
-    if input_gradient:
-        for later in list(block.ops)[index + 1:]:
-            if input_gradient[0] in later.output_arg_names:
-                raise ValueError("bias_gradient_as_sum: {} is also written by {}".format(
-                    input_gradient[0], later.type))
-            later._rename_input(input_gradient[0], output_gradient)
+    new = Insertion(block, index, output_gradient.dtype)
+    per_channel = output_gradient
+    if len(output_gradient.shape) == 4:
+        per_channel = new.new("reduce_sum", {"X": [output_gradient]},
+                              {"dim": [2, 3], "keep_dim": False, "reduce_all": False},
+                              list(output_gradient.shape[:2]))
+    new.op("reduce_sum", {"X": [per_channel]}, {"dim": [0], "keep_dim": False, "reduce_all": False},
+           {"Out": [block.var(op.output("Y@GRAD")[0])]})
+    block._remove_op(new.index)
+    if not input_gradient:
+        return
+    readers = [later for later in list(block.ops)[new.index:] if input_gradient[0] in later.input_arg_names]
+    if readers:
+        read_instead(readers, input_gradient[0], output_gradient.name)
+    else:  # a gradient nothing in the program reads, there to be fetched: a copy
+        new.op("assign", {"X": [output_gradient]}, {}, {"Out": [block.var(input_gradient[0])]})
+
+
+def read_instead(ops, name, other):
+    """Have these ops read the variable `other` where they read `name`, which none of them may write."""
+    for op in ops:
+        if name in op.output_arg_names:
+            raise ValueError("{} is also written by {}: it cannot be read as {}".format(name, op.type, other))
+        op._rename_input(name, other)

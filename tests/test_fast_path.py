@@ -234,16 +234,31 @@ def test_the_input_gradient_of_a_one_channel_convolution_as_a_product_is_conv2d_
                           ["x"], replaced="conv2d_grad", replacement="fold")
 
 
-@pytest.mark.parametrize("rows, columns", [(2048 // 2, 1024), (100, 2048), (2048, 6272)],
-                         ids=("fc1", "fc3", "fc4"))
-def test_a_fully_connected_bias_gradient_as_a_sum_is_elementwise_add_grads(rows, columns):
-    rng = np.random.default_rng(0)
-    feed = {"x": rng.standard_normal((BATCH, rows)).astype("float32"),
-            "weight": rng.standard_normal((rows, columns)).astype("float32"),
-            "bias": rng.standard_normal(columns).astype("float32"),
-            "weights": rng.standard_normal((BATCH, columns)).astype("float32")}
+def channel_bias(x, bias):
+    """x + bias along axis 1, as the chapter's layers add theirs (LayerHelper.append_bias_op)."""
+    helper = paddle.base.layer_helper.LayerHelper("channel_bias")
+    out = helper.create_variable_for_type_inference(x.dtype)
+    helper.append_op(type="elementwise_add", inputs={"X": [x], "Y": [bias]}, outputs={"Out": [out]},
+                     attrs={"axis": 1})
+    return out
 
-    assert_same_gradients(paddle.nn.functional.linear, feed, ["x", "weight", "bias"], replaced="elementwise_add_grad",
+
+@pytest.mark.parametrize("shape", [[BATCH, 1024], [BATCH, 2048], [BATCH, 6272], [BATCH, 128, 14, 14],
+                                   [BATCH, 64, 12, 12], [BATCH, 1, 28, 28]],
+                         ids=("fc1", "fc3", "fc4", "deconv1", "conv1 after its pool", "deconv2"))
+@pytest.mark.parametrize("after", ["scale", None], ids=("after an op", "on the fed input"))
+def test_a_bias_gradient_as_a_sum_is_elementwise_add_grads(shape, after):
+    """In the programs the bias follows an op, whose gradient then reads the output's gradient in place
+    of the input's; added straight to a fed input, the input's gradient is a copy there to be fetched."""
+    rng = np.random.default_rng(0)
+    feed = {"x": rng.standard_normal(shape).astype("float32"),
+            "bias": rng.standard_normal(shape[1]).astype("float32"),
+            "weights": rng.standard_normal(shape).astype("float32")}
+
+    def layer(x, bias):
+        return channel_bias(paddle.scale(x, 2.0) if after else x, bias)
+
+    assert_same_gradients(layer, feed, ["x", "bias"], replaced="elementwise_add_grad",
                           replacement="reduce_sum")
 
 
