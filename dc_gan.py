@@ -377,9 +377,9 @@ def parse_args(argv=None):
     flag("--num_threads", type=int, default=fast_cpu.default_cpu_threads(),
          help="CPU threads for paddle's math (default: all %(default)s cores here)")
     flag("--onednn", default=True, help="on a CPU, train on the fast path: oneDNN's kernels, the "
-         "transposed convolutions as convolutions, the pools with indices; and draw (--generate) on "
-         "Paddle Inference with oneDNN; the same parameters and values to float rounding, faster "
-         "(default true); false: the chapter's ops on paddle's own kernels", **BOOLEAN)
+         "transposed convolutions as convolutions and products, the pools with indices; and draw "
+         "(--generate) on Paddle Inference with oneDNN; the same parameters and values to float "
+         "rounding, faster (default true); false: the chapter's ops on paddle's own kernels", **BOOLEAN)
     flag("--save_every_minutes", type=float, default=10, metavar="M",
          help="also save the checkpoint every M minutes of training, mid-epoch, so that a crash loses "
          "at most that much (default %(default)s; 0: only at epoch ends and when stopped)")

@@ -4,10 +4,11 @@ that one form, side by side.
     python bench/forms_ab.py [--iterations 12] [--forms four-convolutions,bias-gradient-as-sum]
 
 For each form, the fast training programs are built twice from the same seed, as shipped and with the form
-switched off (the layer then computed as before it), checked to report the same losses to rounding over two
-iterations, then timed alternately, iteration by iteration on the same batch after a pause each, so that the
-machine's drift hits both alike. Prints, under the CPU's name, the median milliseconds per iteration of each,
-their fastest, and the ratio shipped/without: below 1 the form pays.
+switched off (the layer or op then computed as before it), checked to report the same losses to rounding over
+two iterations, then timed alternately, iteration by iteration on the same batch after a pause each, the one
+that goes first changing every iteration, so that the machine's drift hits both alike. Prints, under the
+CPU's name, the median milliseconds per iteration of each, their fastest, and the ratio shipped/without:
+below 1 the form pays.
 """
 import argparse
 import os
@@ -54,10 +55,11 @@ def same_losses(shipped, other, real_image):
 
 
 def alternated(steps, real_image, iterations):
-    """{name: [seconds]} of the steps run in turn, each after a pause."""
+    """{name: [seconds]} of the steps run in turn, each after a pause, in the other order every other
+    iteration."""
     times = {name: [] for name in steps}
-    for _ in range(iterations):
-        for name, step in steps.items():
+    for i in range(iterations):
+        for name, step in list(steps.items())[::1 if i % 2 == 0 else -1]:
             time.sleep(SETTLE_SECONDS)
             times[name].append(timed(lambda: step(real_image)))
     return times
@@ -81,7 +83,7 @@ def main():
     print(describe_cpu(args.threads))
     print("batch 128 of {}, paddle {}, {} iterations each, alternated".format(
         source, paddle.__version__, args.iterations))
-    print("{:28s} {:>16s} {:>16s} {:>7s}".format("form", "shipped", "without it", "ratio"))
+    print("{:28s} {:>17s} {:>17s} {:>7s}".format("form", "shipped (min)", "without it (min)", "ratio"))
     for form in forms:
         shipped, other = Step(), without(form)
         same_losses(shipped, other, real_image)

@@ -15,14 +15,15 @@ PADDLE_PREFIXES = ("pd_op.", "onednn_op.")
 
 # (group, the Paddle op types, the PyTorch ops) whose self time counts for it
 GROUPS = (
-    # fold and unfold (its gradient) are the col2im and im2col halves of the fast path's product forms
+    # fold and its gradient (an unfold) are the col2im and im2col halves of the fast path's product forms
     ("convolutions", {"conv2d", "conv2d_grad", "conv2d_transpose", "conv2d_transpose_grad", "fold",
                       "fold_grad"},
      {"aten::convolution_backward", "aten::_convolution", "aten::mkldnn_convolution",
       "aten::convolution", "aten::conv2d", "aten::conv_transpose2d"}),
     ("matrix products", {"mul", "mul_grad", "matmul_v2", "matmul_v2_grad"},
      {"aten::mm", "aten::addmm", "aten::linear", "aten::matmul"}),
-    # the twin adds its biases inside its convolutions and addmm; the fc biases' gradients are sums
+    # the twin adds its biases inside its convolutions and addmm and sums their gradients (aten::sum); the
+    # fast path sums them with reduce_sum
     ("biases", {"elementwise_add", "elementwise_add_grad", "reduce_sum"}, {"aten::sum"}),
     ("layout transfers and copies", {"transfer_layout", "share_buffer", "assign", "assign_value"},
      {"aten::copy_", "aten::_to_copy", "aten::clone", "aten::contiguous"}),

@@ -29,11 +29,11 @@ ONEDNN_OPS = ("conv2d", "conv2d_grad", "relu", "relu_grad", "leaky_relu", "leaky
 # Which taps of the chapter's 5x5 transposed-convolution filter reach the even (first tuple) and the odd
 # (second) output rows and columns through a 3x3 window over its input; tap 5 stands for a zero.
 DECONV_PHASE_TAPS = ((4, 2, 0), (5, 3, 1))
-# From this many filters the transposed convolution runs as four convolutions without the zero taps; below
-# it as one (deconv1's 128 filters: the four are faster, deconv2's 1: much slower; bench/README.md).
+# From this many filters the transposed convolution runs as four convolutions without the zero taps, below
+# it as one (deconv1's 128 filters: the four are faster; bench/README.md) ...
 FOUR_CONVOLUTIONS_FROM = 16
-# Up to this many filters it runs as a product and a fold instead (deconv2's 1: a convolution of few output
-# channels runs at a fraction of oneDNN's rate elsewhere; bench/README.md).
+# ... and up to this many as a product and a fold (deconv2's 1: a convolution of 4 output channels runs at
+# a fraction of oneDNN's rate elsewhere; bench/README.md).
 PRODUCT_AND_FOLD_UP_TO = 1
 # glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD = -1
@@ -142,14 +142,16 @@ def deconv_tap_selection():
 
 def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation=1, padding=2,
                       output_size=None, act=None):
-    """The chapter's deconv, computed on conv2d's fast CPU kernels: same parameters, same values.
+    """The chapter's deconv, computed on the fast CPU kernels of conv2d and mul: same parameters, same
+    values.
 
     With stride 2, padding 2 and a 5x5 filter, output pixel (2m + py, 2l + px) of the transposed
     convolution sums the 3x3 input window around (m, l) times the filter taps DECONV_PHASE_TAPS[py] x
     DECONV_PHASE_TAPS[px]. So it equals a 3x3 convolution (padding 1) with four outputs per filter, one
     per phase (py, px), whose outputs are then interleaved (depth to space). With many filters the four
-    phases run as four convolutions without the zero taps (3x3, 3x2, 2x3, 2x2: 25 taps, not 36); with
-    few, one convolution is faster (bench/README.md). The filters are taken inside the program from the
+    phases run as four convolutions without the zero taps (3x3, 3x2, 2x3, 2x2: 25 taps, not 36), with a
+    few as that one convolution, and with one filter, for which a convolution of 4 outputs is slow, as a
+    product and a fold (bench/README.md). Each form takes its filters inside the program from the
     chapter's [Cin, Cout, 5, 5] filter, made by the same helper conv2d_transpose uses, so the gradients
     reach it, and the bias and activation follow as there."""
     in_channels, height, width = x.shape[1:]
@@ -161,13 +163,12 @@ def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation
         "conv2d_transpose", param_attr=name + "w", bias_attr=name + "b", act=act)
     filter_5x5 = helper.create_parameter(dtype=x.dtype, shape=[in_channels, num_filters, 5, 5],
                                          attr=helper.param_attr)
-    flat_filter = paddle.reshape(filter_5x5, [in_channels * num_filters, 25])
     if num_filters >= FOUR_CONVOLUTIONS_FROM:
-        y = four_phase_convolutions(x, flat_filter, num_filters)
+        y = four_phase_convolutions(x, filter_5x5, num_filters)
     elif num_filters <= PRODUCT_AND_FOLD_UP_TO:
         y = product_and_fold(x, filter_5x5, num_filters)
     else:
-        y = one_phase_convolution(x, flat_filter, num_filters)
+        y = one_phase_convolution(x, filter_5x5, num_filters)
     return helper.append_activation(helper.append_bias_op(y, dim_start=1, dim_end=2))
 
 
@@ -193,10 +194,16 @@ def product_and_fold(x, filter_5x5, num_filters):
     return y
 
 
-def one_phase_convolution(x, flat_filter, num_filters):
+def taps_of(filter_5x5, selection):
+    """The taps of each [Cin, Cout] filter that a 0/1 selection [25, taps] picks: [Cin * Cout, taps]."""
+    in_channels, num_filters = filter_5x5.shape[:2]
+    return paddle.nn.functional.linear(  # a matrix product, the one paddle 3.x keeps in this IR
+        paddle.reshape(filter_5x5, [in_channels * num_filters, 25]), paddle.assign(selection))
+
+
+def one_phase_convolution(x, filter_5x5, num_filters):
     in_channels, height, width = x.shape[1:]
-    phases = paddle.nn.functional.linear(  # a matrix product, the one paddle 3.x keeps in this IR
-        flat_filter, paddle.assign(deconv_tap_selection()))
+    phases = taps_of(filter_5x5, deconv_tap_selection())
     phases = paddle.transpose(paddle.reshape(phases, [in_channels, num_filters, 2, 3, 2, 3]),
                               [1, 2, 4, 0, 3, 5])  # [Cout, py, px, Cin, ky, kx]
     filter_3x3 = paddle.reshape(phases, [num_filters * 4, in_channels, 3, 3])
@@ -206,11 +213,11 @@ def one_phase_convolution(x, flat_filter, num_filters):
                           [-1, num_filters, 2 * height, 2 * width])
 
 
-def four_phase_convolutions(x, flat_filter, num_filters):
+def four_phase_convolutions(x, filter_5x5, num_filters):
     in_channels, height, width = x.shape[1:]
     phases = phase_convolutions()
     taps = [(row, col) for rows, cols, _ in phases for row in rows for col in cols]
-    picked = paddle.nn.functional.linear(flat_filter, paddle.assign(tap_selection(taps)))
+    picked = taps_of(filter_5x5, tap_selection(taps))
     picked = paddle.transpose(paddle.reshape(picked, [in_channels, num_filters, len(taps)]),
                               [1, 0, 2])  # [Cout, Cin, taps]
     outputs, start = [], 0

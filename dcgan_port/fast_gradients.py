@@ -4,8 +4,12 @@ computes, in another order: equal to float rounding, which tests/test_fast_path.
 Figures: bench/README.md, from bench/forms_ab.py."""
 import paddle
 
+OP_ROLE = paddle.base.core.op_proto_and_checker_maker.kOpRoleAttrName()
+WRITES_X_SHAPE = ("reshape2", "transpose2")  # their XShape output, which their gradients would read
+
 
 def rewrite(block):
+    """Replace each op of `block` that one of the forms below computes faster."""
     for op in list(block.ops):
         if computes_one_channel_input_gradient(op):
             input_gradient_as_product(block, op)
@@ -14,12 +18,16 @@ def rewrite(block):
 
 
 def computes_one_channel_input_gradient(op):
-    """A conv2d_grad that computes only the input gradient of a plain convolution (stride 1, no padding)
-    of one input channel: D's conv1 in a G step."""
-    return (op.type == "conv2d_grad" and not op.output("Filter@GRAD") and op.output("Input@GRAD")
-            and op.block.var(op.input("Input")[0]).shape[1] == 1 and op.attr("groups") == 1
+    """A conv2d_grad that computes only the input gradient of a plain convolution (stride 1, no padding,
+    a square filter) of one input channel and known size: D's conv1 in a G step."""
+    if op.type != "conv2d_grad" or op.output("Filter@GRAD") or not op.output("Input@GRAD"):
+        return False
+    image = op.block.var(op.input("Input")[0]).shape
+    filter_ = op.block.var(op.input("Filter")[0]).shape
+    return (image[1] == 1 and min(image[2:]) > 0 and filter_[2] == filter_[3] and op.attr("groups") == 1
             and list(op.attr("strides")) == [1, 1] and list(op.attr("dilations")) == [1, 1]
-            and not any(op.attr("paddings")) and op.attr("data_format") == "NCHW")
+            and not any(op.attr("paddings")) and op.attr("padding_algorithm") in ("EXPLICIT", "VALID")
+            and op.attr("data_format") == "NCHW")
 
 
 def computes_a_bias_gradient(op):
@@ -32,25 +40,30 @@ def computes_a_bias_gradient(op):
             and op.attr("axis") in ((1, -1) if len(x.shape) == 2 else (1,)))
 
 
-class Insertion:
-    """New ops put into `block` one after another at `index`, with new variables for their outputs."""
+class Replacement:
+    """New ops put into the block one after another where `op` stands, in its role (backward), then
+    `op` removed."""
 
-    def __init__(self, block, index, dtype):
-        self.block, self.index, self.dtype = block, index, dtype
+    def __init__(self, block, op, dtype):
+        self.block, self.dtype, self.role = block, dtype, op.attr(OP_ROLE)
+        self.index = list(block.ops).index(op)
 
     def op(self, type_, inputs, attrs, outputs):
-        self.block._insert_op(self.index, type=type_, inputs=inputs, outputs=outputs, attrs=attrs)
+        self.block._insert_op(self.index, type=type_, inputs=inputs, outputs=outputs,
+                              attrs=dict(attrs, **{OP_ROLE: self.role}))
         self.index += 1
 
-    def new(self, type_, inputs, attrs, shape, x_shape=False):
-        """The op's Out as a new variable; x_shape: it also writes an XShape (reshape2, transpose2)."""
+    def op_with_new_output(self, type_, inputs, attrs, shape):
         out = self.block.create_var(name=paddle.utils.unique_name.generate(type_ + "_fast_gradient"),
                                     shape=shape, dtype=self.dtype)
         outputs = {"Out": [out]}
-        if x_shape:
+        if type_ in WRITES_X_SHAPE:
             outputs["XShape"] = [self.block.create_var(name=out.name + ".xshape", dtype=self.dtype)]
         self.op(type_, inputs, attrs, outputs)
         return out
+
+    def remove_replaced(self):
+        self.block._remove_op(self.index)
 
 
 def input_gradient_as_product(block, op):
@@ -58,60 +71,64 @@ def input_gradient_as_product(block, op):
     as fast: the filter [Cout, 1, k, k] as a [k*k, Cout] matrix times each image's output gradient
     [Cout, H * W] gives, for every tap, what each output pixel sends back through it ([k*k, H * W], one
     product on oneDNN for the whole batch), and a fold (col2im) adds each tap's share into the input pixel
-    it came from. oneDNN's backward-data kernel for one input channel ran at a tenth of its rate elsewhere
-    (19 ms a G step on the Zen 4 of bench/README.md, paddle's own 15)."""
+    it came from. oneDNN's backward-data kernel for one input channel ran at a fifteenth of its rate
+    elsewhere (19 ms a G step on the Zen 4 of bench/README.md, paddle's own 15)."""
     output_gradient = block.var(op.input("Output@GRAD")[0])
     filter_ = block.var(op.input("Filter")[0])
     out_channels, _, k, _ = filter_.shape
     _, _, height, width = output_gradient.shape
-    index = list(block.ops).index(op)
-    new = Insertion(block, index, filter_.dtype)
-    flat_filter = new.new("reshape2", {"X": [filter_]}, {"shape": [out_channels, k * k]},
-                          [out_channels, k * k], x_shape=True)
-    taps = new.new("transpose2", {"X": [flat_filter]}, {"axis": [1, 0]}, [k * k, out_channels],
-                   x_shape=True)
-    per_image = new.new("reshape2", {"X": [output_gradient]}, {"shape": [-1, out_channels, height * width]},
-                        [-1, out_channels, height * width], x_shape=True)
-    columns = new.new("matmul_v2", {"X": [taps], "Y": [per_image]},
-                      {"trans_x": False, "trans_y": False, "use_mkldnn": True}, [-1, k * k, height * width])
+    new = Replacement(block, op, filter_.dtype)
+    flat_filter = new.op_with_new_output("reshape2", {"X": [filter_]}, {"shape": [out_channels, k * k]},
+                                         [out_channels, k * k])
+    taps = new.op_with_new_output("transpose2", {"X": [flat_filter]}, {"axis": [1, 0]},
+                                  [k * k, out_channels])
+    per_image = new.op_with_new_output("reshape2", {"X": [output_gradient]},
+                                       {"shape": [-1, out_channels, height * width]},
+                                       [-1, out_channels, height * width])
+    columns = new.op_with_new_output("matmul_v2", {"X": [taps], "Y": [per_image]},
+                                     {"trans_x": False, "trans_y": False, "use_mkldnn": True},
+                                     [-1, k * k, height * width])
     new.op("fold", {"X": [columns]},
            {"output_sizes": [height + k - 1, width + k - 1], "kernel_sizes": [k, k], "strides": [1, 1],
             "paddings": [0, 0, 0, 0], "dilations": [1, 1]},
            {"Y": [block.var(op.output("Input@GRAD")[0])]})
-    block._remove_op(new.index)
+    new.remove_replaced()
 
 
 def bias_gradient_as_sum(block, op):
-    """Replace the elementwise_add_grad `op` (see computes_a_bias_gradient) by what it computes, in a
-    quarter to two thirds of its time: the bias's gradient is the output gradient summed over the batch
-    (reduce_sum; an image's pixels first, which paddle sums far faster than all three axes at once), and
-    the input's gradient is the output gradient itself, which the ops after read in its place. Paddle's
-    broadcast gradient walks the rows element by element: 1.1 to 2.8 ms for fc1, fc3 and fc4 on the Zen 4
-    of bench/README.md, where the sum takes 0.4 to 0.8."""
+    """Replace the elementwise_add_grad `op` (see computes_a_bias_gradient) by what it computes, in less
+    time: the bias's gradient is the output gradient summed over the batch (reduce_sum; an image's pixels
+    first, which paddle sums three times faster than all three axes at once), and the input's gradient is
+    the output gradient itself, which the ops after read in its place (so that it can no longer be fetched
+    under its own name), or a copy where none reads it. Paddle's broadcast gradient walks the rows element
+    by element: 1.0 to 2.8 ms for fc1, fc3, fc4, conv1 and deconv1 on the Zen 4 of bench/README.md, where
+    the sums take 0.2 to 0.9 and deconv1's 2.4."""
     output_gradient = block.var(op.input("Out@GRAD")[0])
     input_gradient = op.output("X@GRAD")
-    index = list(block.ops).index(op)
-    new = Insertion(block, index, output_gradient.dtype)
+    readers = readers_after(block, op, input_gradient[0], output_gradient.name) if input_gradient else []
+    new = Replacement(block, op, output_gradient.dtype)
     per_channel = output_gradient
     if len(output_gradient.shape) == 4:
-        per_channel = new.new("reduce_sum", {"X": [output_gradient]},
-                              {"dim": [2, 3], "keep_dim": False, "reduce_all": False},
-                              list(output_gradient.shape[:2]))
+        per_channel = new.op_with_new_output("reduce_sum", {"X": [output_gradient]},
+                                             {"dim": [2, 3], "keep_dim": False, "reduce_all": False},
+                                             list(output_gradient.shape[:2]))
     new.op("reduce_sum", {"X": [per_channel]}, {"dim": [0], "keep_dim": False, "reduce_all": False},
            {"Out": [block.var(op.output("Y@GRAD")[0])]})
-    block._remove_op(new.index)
-    if not input_gradient:
-        return
-    readers = [later for later in list(block.ops)[new.index:] if input_gradient[0] in later.input_arg_names]
+    new.remove_replaced()
     if readers:
-        read_instead(readers, input_gradient[0], output_gradient.name)
-    else:  # a gradient nothing in the program reads, there to be fetched: a copy
+        for reader in readers:
+            reader._rename_input(input_gradient[0], output_gradient.name)
+    elif input_gradient:  # a gradient nothing in the program reads, there to be fetched: a copy
         new.op("assign", {"X": [output_gradient]}, {}, {"Out": [block.var(input_gradient[0])]})
 
 
-def read_instead(ops, name, other):
-    """Have these ops read the variable `other` where they read `name`, which none of them may write."""
-    for op in ops:
-        if name in op.output_arg_names:
-            raise ValueError("{} is also written by {}: it cannot be read as {}".format(name, op.type, other))
-        op._rename_input(name, other)
+def readers_after(block, op, name, other):
+    """The ops after `op` that read `name`, which may read `other` in its place: none of the ops after `op`
+    may write either."""
+    later = list(block.ops)[list(block.ops).index(op) + 1:]
+    for each in later:
+        written = set(each.output_arg_names) & {name, other}
+        if written:
+            raise ValueError("{} writes {}: {} cannot be read in place of {}".format(
+                each.type, written.pop(), other, name))
+    return [each for each in later if name in each.input_arg_names]

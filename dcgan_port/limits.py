@@ -17,6 +17,8 @@ from dcgan_port.run_folder import LOSS_CURVE_FILE
 # own kernels (--onednn false). Higher than the figures of --max_batches 1 before malloc kept what a step
 # frees (fast_cpu.keep_freed_memory): 5319 and 2128 MB at 2048. A line above each path's points, the fast
 # one as steep as its points from 512 to 2048 (3.53 MB per image).
+# Re-measured after issue 28's third session's forms (fast_gradients, deconv2's product and fold): 2325 MB
+# at 512 and 7527 at 2048, under the line.
 TRAINING_BASE_BYTES = 800e6  # paddle, the programs, the 10,000 images of the test split
 BYTES_PER_IMAGE = 3.55e6  # each image of the batch on the fast path: activations, gradients, oneDNN's buffers
 BYTES_PER_IMAGE_PLAIN = 1.2e6  # on paddle's own kernels

@@ -1,6 +1,6 @@
 """The fast CPU path (all cores on one executor thread, oneDNN kernels for the convolutions, pooling,
-activations and fully connected layers, the transposed convolutions computed by conv2d) computes what
-the plain path computes.
+activations and fully connected layers, the transposed convolutions computed by conv2d or by a product
+and a fold, slow backward ops rewritten) computes what the plain path computes.
 
 Paddle's plain defaults run one thread and its own kernels. Both paths are started from the same initial
 state and fed the same batches; they may differ only by float32 rounding. One subtlety bounds how far that
@@ -139,6 +139,12 @@ def test_deconv_via_conv2d_computes_conv2d_transpose_and_its_three_gradients(inp
     assert_same_deconv(input_shape, num_filters, act)
 
 
+def test_the_product_and_fold_takes_each_filters_taps_in_order(monkeypatch):
+    """deconv2 has one filter, which cannot show the filters' order in the product; with 8 it can."""
+    monkeypatch.setattr(fast_cpu, "PRODUCT_AND_FOLD_UP_TO", EIGHT_FILTERS[1])
+    assert_same_deconv(*EIGHT_FILTERS)
+
+
 @pytest.mark.parametrize("input_shape, num_filters, act", CHAPTER_CONVS)
 def test_conv_with_indexed_pool_computes_the_chapters_conv_and_its_three_gradients(input_shape,
                                                                                    num_filters, act):
@@ -265,16 +271,36 @@ def test_a_bias_gradient_as_a_sum_is_elementwise_add_grads(shape, after):
 def test_only_the_g_steps_conv1_input_gradient_is_rewritten():
     """d_program needs conv1's filter gradient, not its input's: its conv2d_grad stays; dg_program's
     conv1 computes only the input gradient, conv2's has 64 input channels."""
-    plain, fast = dc_gan.build_programs(fast=True), dc_gan.build_programs(fast=True)
+    as_built, fast = dc_gan.build_programs(fast=True), dc_gan.build_programs(fast=True)
     fast_cpu.use_onednn(fast.d_program, fast.dg_program, fast.g_program)
 
     def count(program, op_type):
         return [op.type for op in program.global_block().ops].count(op_type)
 
-    assert count(fast.d_program, "conv2d_grad") == count(plain.d_program, "conv2d_grad")
-    assert count(fast.d_program, "fold") == count(plain.d_program, "fold") == 0
-    assert count(fast.dg_program, "conv2d_grad") == count(plain.dg_program, "conv2d_grad") - 1
-    assert count(fast.dg_program, "fold") == count(plain.dg_program, "fold") + 1
+    assert count(fast.d_program, "conv2d_grad") == count(as_built.d_program, "conv2d_grad")
+    assert count(fast.d_program, "fold") == count(as_built.d_program, "fold") == 0
+    assert count(fast.dg_program, "conv2d_grad") == count(as_built.dg_program, "conv2d_grad") - 1
+    assert count(fast.dg_program, "fold") == count(as_built.dg_program, "fold") + 1
+
+
+def test_a_test_clone_of_a_rewritten_program_leaves_the_new_backward_ops_out_and_runs():
+    """clone(for_test=True) prunes the backward by each op's role: the ops the rewrites put in are
+    backward ops, or the clone would keep them, reading gradients nothing computes."""
+    np.random.seed(dc_gan.CE_NUMPY_SEED)
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        as_built = dc_gan.build_programs(fast=True)
+        progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=True)
+        fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
+        exe = paddle.static.Executor(paddle.CPUPlace())
+        exe.run(progs.startup)
+        for name, feed, fetch in (
+                ("d_program", {"img": np.random.uniform(-1, 1, (BATCH, 784)).astype("float32"),
+                               "label": np.ones((BATCH, 1), "float32")}, progs.d_logit),
+                ("dg_program", {"noise": dc_gan.uniform_noise(BATCH)}, progs.dg_logit)):
+            test_clone = getattr(progs, name).clone(for_test=True)
+            assert ([op.type for op in test_clone.global_block().ops]
+                    == [op.type for op in getattr(as_built, name).clone(for_test=True).global_block().ops])
+            assert exe.run(test_clone, feed=feed, fetch_list=[fetch])[0].shape == (BATCH, 1)
 
 
 def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
