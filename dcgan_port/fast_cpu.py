@@ -187,10 +187,10 @@ def product_and_fold(x, filter_5x5, num_filters):
                      outputs={"Out": [shares]}, attrs={"x_num_col_dims": 1, "y_num_col_dims": 1})
     shares = paddle.transpose(paddle.reshape(shares, [-1, height, width, num_filters * 25]), [0, 3, 1, 2])
     y = helper.create_variable_for_type_inference(x.dtype)
-    helper.append_op(  # the op itself: paddle 3.x's fold() refuses a batch of unknown size
-        type="fold", inputs={"X": [paddle.reshape(shares, [-1, num_filters * 25, height * width])]},
-        outputs={"Y": [y]}, attrs={"output_sizes": [2 * height, 2 * width], "kernel_sizes": [5, 5],
-                                   "strides": [2, 2], "paddings": [2, 2, 2, 2], "dilations": [1, 1]})
+    helper.append_op(type="fold",
+                     inputs={"X": [paddle.reshape(shares, [-1, num_filters * 25, height * width])]},
+                     outputs={"Y": [y]},
+                     attrs=fast_gradients.fold_attributes([2 * height, 2 * width], 5, 2, 2))
     return y
 
 

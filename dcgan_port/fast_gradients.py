@@ -5,7 +5,14 @@ Figures: bench/README.md, from bench/forms_ab.py."""
 import paddle
 
 OP_ROLE = paddle.base.core.op_proto_and_checker_maker.kOpRoleAttrName()
-WRITES_X_SHAPE = ("reshape2", "transpose2")  # their XShape output, which their gradients would read
+WRITES_X_SHAPE = ("reshape2",)  # ops with an XShape output, which their gradients would read
+
+
+def fold_attributes(output_sizes, kernel_size, stride, padding):
+    """The attributes of a fold op (col2im) with a square kernel, written as an op of its own by the fast
+    forms: paddle 3.x's fold() refuses a batch of unknown size."""
+    return {"output_sizes": list(output_sizes), "kernel_sizes": [kernel_size] * 2, "strides": [stride] * 2,
+            "paddings": [padding] * 4, "dilations": [1, 1]}
 
 
 def rewrite(block):
@@ -68,10 +75,10 @@ class Replacement:
 
 def input_gradient_as_product(block, op):
     """Replace the conv2d_grad `op` (see computes_one_channel_input_gradient) by what it computes, twice
-    as fast: the filter [Cout, 1, k, k] as a [k*k, Cout] matrix times each image's output gradient
-    [Cout, H * W] gives, for every tap, what each output pixel sends back through it ([k*k, H * W], one
-    product on oneDNN for the whole batch), and a fold (col2im) adds each tap's share into the input pixel
-    it came from. oneDNN's backward-data kernel for one input channel ran at a fifteenth of its rate
+    as fast: the filter [Cout, 1, k, k] as a [Cout, k*k] matrix, transposed, times each image's output
+    gradient [Cout, H * W] gives, for every tap, what each output pixel sends back through it
+    ([k*k, H * W], one product on oneDNN for the whole batch), and a fold (col2im) adds each tap's share
+    into the input pixel it came from. oneDNN's backward-data kernel for one input channel ran at a fifteenth of its rate
     elsewhere (19 ms a G step on the Zen 4 of bench/README.md, paddle's own 15)."""
     output_gradient = block.var(op.input("Output@GRAD")[0])
     filter_ = block.var(op.input("Filter")[0])
@@ -80,17 +87,13 @@ def input_gradient_as_product(block, op):
     new = Replacement(block, op, filter_.dtype)
     flat_filter = new.op_with_new_output("reshape2", {"X": [filter_]}, {"shape": [out_channels, k * k]},
                                          [out_channels, k * k])
-    taps = new.op_with_new_output("transpose2", {"X": [flat_filter]}, {"axis": [1, 0]},
-                                  [k * k, out_channels])
     per_image = new.op_with_new_output("reshape2", {"X": [output_gradient]},
                                        {"shape": [-1, out_channels, height * width]},
                                        [-1, out_channels, height * width])
-    columns = new.op_with_new_output("matmul_v2", {"X": [taps], "Y": [per_image]},
-                                     {"trans_x": False, "trans_y": False, "use_mkldnn": True},
+    columns = new.op_with_new_output("matmul_v2", {"X": [flat_filter], "Y": [per_image]},
+                                     {"trans_x": True, "trans_y": False, "use_mkldnn": True},
                                      [-1, k * k, height * width])
-    new.op("fold", {"X": [columns]},
-           {"output_sizes": [height + k - 1, width + k - 1], "kernel_sizes": [k, k], "strides": [1, 1],
-            "paddings": [0, 0, 0, 0], "dilations": [1, 1]},
+    new.op("fold", {"X": [columns]}, fold_attributes([height + k - 1, width + k - 1], k, 1, 0),
            {"Y": [block.var(op.output("Input@GRAD")[0])]})
     new.remove_replaced()
 
