@@ -78,8 +78,8 @@ def input_gradient_as_product(block, op):
     as fast: the filter [Cout, 1, k, k] as a [Cout, k*k] matrix, transposed, times each image's output
     gradient [Cout, H * W] gives, for every tap, what each output pixel sends back through it
     ([k*k, H * W], one product on oneDNN for the whole batch), and a fold (col2im) adds each tap's share
-    into the input pixel it came from. oneDNN's backward-data kernel for one input channel ran at a fifteenth of its rate
-    elsewhere (19 ms a G step on the Zen 4 of bench/README.md, paddle's own 15)."""
+    into the input pixel it came from. oneDNN's backward-data kernel for one input channel ran at a
+    fifteenth of its rate elsewhere (19 ms a G step on the Zen 4 of bench/README.md, paddle's own 15)."""
     output_gradient = block.var(op.input("Output@GRAD")[0])
     filter_ = block.var(op.input("Filter")[0])
     out_channels, _, k, _ = filter_.shape
