@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import os
+import stat
 
 import numpy as np
 import paddle.dataset.common
@@ -41,13 +42,46 @@ def fingerprint(images):
     return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
 
 
+class NotAFile(OSError):
+    """What open_regular raises for a path that is no longer a regular file."""
+
+
+def open_regular(path):
+    """Open a regular file for reading. A FIFO, socket or device found at the path (put there after the
+    folder was listed) is refused at once: opened without blocking and never read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotAFile("not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def is_regular(path):
+    """A regular file (or a link to one): the only kind of entry that is read as data."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def changed_while_read(path, error):
+    return UsageError("{} {} while it was being read; run again once nothing changes the data "
+                      "folder".format(path, "was removed" if isinstance(error, FileNotFoundError)
+                                      else "was replaced by something that is not a file"))
+
+
 def read_idx(path, magic):
     """Read one IDX file, gzip-compressed or raw, after checking its header against its size."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             data = f.read()
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
+    except (FileNotFoundError, NotAFile) as e:
+        raise changed_while_read(path, e)
     except (OSError, EOFError) as e:
         raise UsageError("cannot read {}: {}; replace it with the original MNIST file".format(path, e))
     ndim = magic & 0xFF
@@ -65,7 +99,7 @@ def read_idx(path, magic):
 
 def find_idx_file(data_dir, stem):
     for name in (stem + ".gz", stem):
-        if os.path.isfile(os.path.join(data_dir, name)):
+        if is_regular(os.path.join(data_dir, name)):
             return os.path.join(data_dir, name)
     raise UsageError("--data_dir {}: {}.gz (or {}) is missing; put the MNIST IDX files there".format(
         data_dir, stem, stem))
@@ -73,7 +107,7 @@ def find_idx_file(data_dir, stem):
 
 def idx_files_present(data_dir, split):
     """Whether the folder holds any of the split's IDX files (.gz or raw): then they are what it means."""
-    return any(os.path.isfile(os.path.join(data_dir, stem + ext))
+    return any(is_regular(os.path.join(data_dir, stem + ext))
                for stem, _ in MNIST_FILES[split] for ext in (".gz", ""))
 
 
@@ -84,13 +118,15 @@ def inside(path, folder):
 
 def image_files(data_dir, leave_out=None):
     """The image files in the folder and its sub-folders (a class-per-folder layout), in a fixed order;
-    none from the folder leave_out (a run's own output, whose grids are no training data)."""
+    none from the folder leave_out (a run's own output, whose grids are no training data), and no FIFO,
+    socket or device, whatever its name: reading one would hang or do harm."""
     found = []
     for folder, subfolders, names in os.walk(data_dir):
         subfolders[:] = sorted(name for name in subfolders
                                if leave_out is None or not inside(os.path.join(folder, name), leave_out))
         found += [os.path.join(folder, name) for name in sorted(names)
-                  if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")]
+                  if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+                  and is_regular(os.path.join(folder, name))]
     return found
 
 
@@ -109,7 +145,7 @@ def grey_pixels(image):
 def read_image(path, side):
     """The image's first frame, turned upright as its EXIF orientation says (a phone's photographs),
     centre-cropped to a square and resampled (Lanczos) to side x side, as a flat row of values in [-1, 1]."""
-    with PIL.Image.open(path) as image:
+    with open_regular(path) as f, PIL.Image.open(f) as image:
         image.seek(0)
         image.load()
         upright = PIL.ImageOps.exif_transpose(image)
@@ -131,6 +167,8 @@ def load_image_folder(data_dir, paths, side=MNIST_SIDE):
         try:
             images[count] = read_image(path, side)
             count += 1
+        except (FileNotFoundError, NotAFile) as e:
+            raise changed_while_read(path, e)
         # what Pillow raises for a file it cannot decode, or for one too large to be a picture
         except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as e:
             skipped.append((path, e))
@@ -190,6 +228,9 @@ def load_mnist(split="train", data_dir=None, url_prefix=MNIST_URL):
         image_path, label_path = download_mnist(split, url_prefix)
     images = read_idx(image_path, IDX_IMAGES_MAGIC)
     labels = read_idx(label_path, IDX_LABELS_MAGIC)
+    if images.shape[0] == 0:
+        raise UsageError("{} holds 0 images: the data set is empty; replace it with the original MNIST "
+                         "file".format(image_path))
     if images.shape[1:] != (MNIST_SIDE, MNIST_SIDE) or images.shape[0] != labels.shape[0]:
         raise UsageError("{} holds {} images of {}, {} holds {} labels: expected as many 28x28 images "
                          "as labels; replace them with the original MNIST files".format(
@@ -222,7 +263,7 @@ def load_training_images(split="train", data_dir=None, url_prefix=MNIST_URL, out
     paths = image_files(data_dir, leave_out=output)
     if not paths:
         stem = MNIST_FILES[split][0][0]
-        raise UsageError("--data_dir {}: {}.gz (or {}) is missing, and there is no image file ({}) in it "
+        raise UsageError("--data_dir {}: the data set is empty: no {}.gz (or {}), and no image file ({}) "
                          "either; put the MNIST IDX files or your images there".format(
                              data_dir, stem, stem, ", ".join(IMAGE_EXTENSIONS)))
     return load_image_folder(data_dir, paths), data_dir

@@ -151,7 +151,7 @@ def test_generate_where_its_file_name_is_taken_by_a_folder_gets_one_line(saved_r
     (["--data_dir", "{tmp}/nowhere"], ["nowhere is not a folder"]),
     (["--data_dir", "{tiny}", "--batch_size", "1000"], ["--batch_size 1000 is larger"]),
     (["--data_dir", "{tiny}", "--resume"], ["no checkpoint at"]),
-    (["--data_dir", "{tmp}"], ["train-images-idx3-ubyte.gz", "missing"]),
+    (["--data_dir", "{tmp}"], ["train-images-idx3-ubyte.gz", "the data set is empty"]),
     (["--generate", "4"], ["no saved generator"]),
 ])
 def test_a_refused_run_leaves_the_disk_as_it_found_it(tiny_mnist, tmp_path, run, flags, fragments):

@@ -1,7 +1,10 @@
 """A folder of your own images trains as MNIST does (dcgan_port.data): every image read with Pillow, made
 one channel, centre-cropped and resampled to 28x28, scaled to [-1, 1]; IDX files keep their meaning."""
 import os
+import re
 import shutil
+import signal
+import socket
 
 import numpy as np
 import PIL.Image
@@ -107,10 +110,78 @@ def test_another_digit_set_in_mnists_format_reads_as_its_own_content(tmp_path):
     np.testing.assert_allclose(images, stripes.reshape(5, 784) / 255.0 * 2 - 1, atol=1e-6)
 
 
-def test_a_folder_with_no_image_file(tmp_path):
+def test_a_folder_with_no_image_file_is_an_empty_data_set(tmp_path):
     (tmp_path / "notes.txt").write_text("no images here")
-    with pytest.raises(UsageError, match="train-images-idx3-ubyte.gz .*missing, and there is no image file"):
+    with pytest.raises(UsageError, match="the data set is empty: no train-images-idx3-ubyte.gz .*and no "
+                                         "image file"):
         load_training_images("train", str(tmp_path))
+
+
+@pytest.fixture
+def hang_guard():
+    """A read that blocks (a FIFO with no writer) fails the test instead of hanging the suite."""
+    def blocked(signum, frame):
+        raise AssertionError("the read blocked")
+    previous = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(20)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def test_fifos_sockets_and_devices_named_like_images_are_skipped_unopened(folder, tmp_path, hang_guard):
+    os.mkfifo(str(folder / "pipe.png"))
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(folder / "zeros" / "socket.jpg"))
+    os.symlink("/dev/zero", str(folder / "ones" / "zero.bmp"))
+    try:
+        names = [os.path.basename(p) for p in data.image_files(str(folder))]
+        images, _ = load_training_images("train", str(folder))
+    finally:
+        listening.close()
+    assert sorted(names) == ["a.png", "b.jpg", "broken.png", "c.bmp", "d.gif", "e.png", "f.png"]
+    assert len(images) == 6  # as without them: the broken PNG is skipped as before
+
+
+def test_a_folder_holding_only_a_fifo_is_an_empty_data_set_and_no_output_is_made(tmp_path, run):
+    (tmp_path / "data").mkdir()
+    os.mkfifo(str(tmp_path / "data" / "pipe.png"))
+    result = run("--data_dir", tmp_path / "data", "--output", tmp_path / "out", timeout=120)
+    assert_one_line_error(result, "the data set is empty")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_image_removed_after_the_listing_is_named(folder):
+    paths = data.image_files(str(folder))
+    os.remove(paths[0])
+    with pytest.raises(UsageError, match="{} was removed while it was being read".format(
+            re.escape(paths[0]))):
+        data.load_image_folder(str(folder), paths)
+
+
+def test_an_image_replaced_by_a_fifo_after_the_listing_is_named_not_read(folder, hang_guard):
+    paths = data.image_files(str(folder))
+    os.remove(paths[1])
+    os.mkfifo(paths[1])
+    with pytest.raises(UsageError, match="{} was replaced by something that is not a file".format(
+            re.escape(paths[1]))):
+        data.load_image_folder(str(folder), paths)
+
+
+def test_an_idx_file_replaced_by_a_fifo_is_named_not_read(tmp_path, hang_guard):
+    os.mkfifo(str(tmp_path / "train-images-idx3-ubyte.gz"))
+    with pytest.raises(UsageError, match="train-images-idx3-ubyte.gz was replaced by something"):
+        data.read_idx(str(tmp_path / "train-images-idx3-ubyte.gz"), IDX_IMAGES_MAGIC)
+
+
+def test_an_empty_idx_set_is_an_empty_data_set_and_no_output_is_made(tmp_path, run):
+    (tmp_path / "data").mkdir()
+    write_idx(tmp_path / "data" / "train-images-idx3-ubyte.gz", np.zeros((0, 28, 28)), IDX_IMAGES_MAGIC)
+    write_idx(tmp_path / "data" / "train-labels-idx1-ubyte.gz", np.zeros(0), IDX_LABELS_MAGIC)
+    result = run("--data_dir", tmp_path / "data", "--output", tmp_path / "out")
+    assert_one_line_error(result, "train-images-idx3-ubyte.gz holds 0 images: the data set is empty")
+    assert "--batch_size" not in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_folder_whose_images_cannot_be_read(tmp_path):
