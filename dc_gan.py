@@ -283,14 +283,15 @@ def train(settings, stop):
     output_folder.check_output(settings.output)
     limits.check_training(settings)  # threads, memory for the batch, output names taken by folders
     place = make_place(settings.use_gpu)
-    checkpoints.check_resume(settings.output, settings.resume)
     train_images, source = data.load_training_images(settings.mnist_split, settings.data_dir,
                                                      settings.mnist_url, output=settings.output)
     if batches_per_epoch(len(train_images), settings.batch_size) == 0:
         raise UsageError("--batch_size {} is larger than the {} images of {}; pass a smaller "
                          "--batch_size".format(settings.batch_size, len(train_images), source))
+    if not settings.resume:
+        checkpoints.check_new_run(settings.output, settings.overwrite)  # never onto an earlier run
 
-    with output_folder.claimed(settings.output):
+    with output_folder.claimed(settings.output, start_over=settings.overwrite):
         fast = fast_cpu.wanted(settings.onednn, settings.use_gpu, settings.num_threads)
         progs = build_programs(raw_logits=settings.raw_logits, fast=fast, use_cudnn=settings.use_cudnn,
                                seed=CE_PROGRAM_SEED if settings.enable_ce else None)
@@ -374,6 +375,9 @@ def parse_args(argv=None):
          "output, which the loss squashes a second time (default false)", **BOOLEAN)
     flag("--resume", default=False, help="continue the run in OUTPUT from its checkpoint.npz, with "
          "the settings it was started with (default false)", **BOOLEAN)
+    flag("--overwrite", default=False, help="start a new run in OUTPUT although it holds an earlier "
+         "one, after deleting that run's files (checkpoint, generator, grids, film, losses.png, "
+         "generated.*; other files stay); without it such a run is refused (default false)", **BOOLEAN)
     flag("--num_threads", type=int, default=fast_cpu.default_cpu_threads(),
          help="CPU threads for paddle's math (default: all %(default)s cores here)")
     flag("--onednn", default=True, help="on a CPU, train on the fast path: oneDNN's kernels, the "
@@ -396,7 +400,8 @@ def parse_args(argv=None):
          "OUTPUT/generator.* into OUTPUT/generated.png and OUTPUT/generated.npy")
     return parser.parse_settings(argv, positive=("batch_size", "epoch", "max_batches", "generate",
                                                  "num_threads"),
-                                 minutes=("save_every_minutes",))
+                                 minutes=("save_every_minutes",),
+                                 exclusive=(("resume", "overwrite"), ("generate", "overwrite")))
 
 
 def main(argv=None):

@@ -163,7 +163,7 @@ def run_port(args, path, folder):
     else:
         command = [sys.executable, os.path.join(ROOT, "dc_gan.py"), "--enable_ce", "true", "--epoch", "1",
                    "--mnist_split", "test", "--data_dir", args.data_dir, "--output", folder,
-                   "--save_every_minutes", "0"] + PORT_PATHS[path]
+                   "--save_every_minutes", "0", "--overwrite"] + PORT_PATHS[path]  # one cut short
         print("\n$ " + " ".join(command), "  #", load(), flush=True)
         out = stream(command, cwd=ROOT)
         with open(log, "w") as f:

@@ -58,7 +58,7 @@ def train_dc_gan(variant, run, epochs, threads, batch_size):
     command = [sys.executable, os.path.join(ROOT, "dc_gan.py"), "--data_dir", quality.SHARED_MNIST,
                "--mnist_split", "test", "--epoch", str(epochs), "--save_every_minutes", "0",
                "--batch_size", str(batch_size), "--num_threads", str(threads),
-               "--output", output] + VARIANTS[variant]
+               "--output", output, "--overwrite"] + VARIANTS[variant]  # a run of an earlier call
     with open(os.path.join(output, "log.txt"), "w") as log:
         subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=True, cwd=ROOT,
                        env=dict(os.environ, **VARIANT_ENVIRONMENT.get(variant, {})))

@@ -6,10 +6,9 @@ import paddle
 
 from dcgan_port import output_folder, settings as run_settings
 from dcgan_port.errors import UsageError
-from dcgan_port.output_folder import atomic_write, replaced_whole, save_failed, temporary_path
+from dcgan_port.output_folder import (CHECKPOINT_FILE, GENERATOR_PREFIX, atomic_write, newest,
+                                      replaced_whole, run_files, save_failed, temporary_path)
 
-CHECKPOINT_FILE = "checkpoint.npz"
-GENERATOR_PREFIX = "generator"  # generator.pdmodel + generator.pdiparams, a Paddle inference model
 # the loop's state every checkpoint holds, as state/NAME (later versions add data_fingerprint)
 REQUIRED_LOOP_STATE = ("epoch", "batch", "order", "const_n", "d_losses", "dg_losses")
 RNG_KEYS = tuple("rng/{}".format(i) for i in range(5))  # numpy's legacy RNG state, in its 5 parts
@@ -21,14 +20,35 @@ def checkpoint_path(output):
     return os.path.join(output, CHECKPOINT_FILE)
 
 
-def check_resume(output, resume):
-    """Before anything is read or written: --resume needs a checkpoint, and a new run will replace one."""
+def check_resume(output):
+    """Before anything is read or written: --resume needs a checkpoint."""
     path = checkpoint_path(output)
-    if resume and not os.path.isfile(path):
+    if not os.path.isfile(path):
         raise UsageError("--resume: no checkpoint at {}; train without --resume first".format(path))
-    if not resume and os.path.isfile(path):
-        print("note: {} will be replaced by this new run at its first save; pass --resume to continue "
-              "it instead".format(path))
+
+
+def trained_so_far(path):
+    """What the checkpoint says its run has trained, as a phrase."""
+    try:
+        with np.load(path) as ckpt:
+            epoch, batch = int(ckpt["state/epoch"]), int(ckpt["state/batch"])
+    except Exception:
+        return "an unreadable checkpoint"
+    return "a checkpoint after {} epoch(s){}".format(epoch, " and {} batch(es)".format(batch)
+                                                     if batch else "")
+
+
+def check_new_run(output, overwrite):
+    """Before anything is written: a new run into a folder that holds an earlier run's files (even grids
+    alone, from a run stopped before its first save) is refused, unless it starts over (--overwrite)."""
+    names = run_files(output)
+    if overwrite or not names:
+        return
+    saved = (trained_so_far(checkpoint_path(output)) if CHECKPOINT_FILE in names
+             else "no checkpoint yet")
+    raise UsageError("--output {} holds an earlier run ({}, {} file(s), {}); pass --resume to continue "
+                     "it, another --output to keep it, or --overwrite to delete its files and start "
+                     "over".format(output, saved, len(names), newest(output, names)))
 
 
 def persistable_names(*programs):
@@ -107,7 +127,7 @@ def resumed_settings(settings):
     """The settings of the run in settings.output, as its checkpoint recorded them (dcgan_port.settings);
     what an earlier version's checkpoint did not record comes from the flags, as it did then."""
     output_folder.check_output(settings.output)
-    check_resume(settings.output, True)
+    check_resume(settings.output)
     saved = run_settings.from_record(read_record(checkpoint_path(settings.output)))
     unrecorded = [name for name in run_settings.RUN_SETTINGS if name not in saved]
     if unrecorded:

@@ -24,16 +24,18 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, "{}: error: {} (see --help)\n".format(self.prog, message))
 
-    def parse_settings(self, argv, positive, minutes):
+    def parse_settings(self, argv, positive, minutes, exclusive=()):
         """The flags as one Settings, knowing which of them were typed (a resumed run takes the others from
-        its checkpoint). Refuses, in one line, a count that is not positive or minutes below 0 (or nan)."""
+        its checkpoint). Refuses, in one line, a count that is not positive, minutes below 0 (or nan), and
+        both flags of a pair in exclusive set."""
         unset = object()
         typed = argparse.Namespace(**{name: unset for name in vars(self.parse_args([]))})
         self.parse_args(argv, namespace=typed)  # flags left out keep `unset`: argparse fills only absent ones
         given = frozenset(name for name, value in vars(typed).items() if value is not unset)
-        return Settings(given=given, **vars(self.check(self.parse_args(argv), positive, minutes)))
+        return Settings(given=given, **vars(self.check(self.parse_args(argv), positive, minutes,
+                                                        exclusive)))
 
-    def check(self, args, positive, minutes):
+    def check(self, args, positive, minutes, exclusive):
         for name in positive:
             value = getattr(args, name)
             if value is not None and value <= 0:
@@ -42,6 +44,9 @@ class OneLineParser(argparse.ArgumentParser):
             if not getattr(args, name) >= 0:  # also refuses nan
                 self.error("argument --{}: must be 0 (off) or a positive number of minutes, got "
                            "{}".format(name, getattr(args, name)))
+        for first, second in exclusive:
+            if getattr(args, first) not in (None, False) and getattr(args, second) not in (None, False):
+                self.error("argument --{}: not allowed with --{}; pass one of them".format(second, first))
         return args
 
 

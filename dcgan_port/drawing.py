@@ -12,11 +12,9 @@ from paddle.base.data_feeder import convert_dtype
 from dcgan_port.checkpoints import generator_prefix
 from dcgan_port.errors import UsageError
 from dcgan_port.fast_cpu import default_cpu_threads, onednn_available
-from dcgan_port.output_folder import atomic_write
+from dcgan_port.output_folder import GENERATED_NPY, GENERATED_PNG, atomic_write
 from dcgan_port.pictures import save_figure
 
-GENERATED_NPY = "generated.npy"  # --generate's digits, N x 784 float32
-GENERATED_PNG = "generated.png"  # the grid of the first of them
 GENERATE_BATCH = 1000  # --generate draws this many digits at a time
 GRID_MAX_DIGITS = 256  # --generate's grid shows at most this many, as the training grids do
 

@@ -9,7 +9,6 @@ import PIL.ImageDraw
 from dcgan_port.output_folder import atomic_write
 from dcgan_port.pictures import image_grid
 
-FILM_FILE = "progress.gif"
 FILM_MAX_FRAMES = 200  # past this the film is thinned evenly, so it stays a few MB
 FILM_REWRITE_SECONDS = 60  # rewritten at every checkpoint save, and in between at most this often
 

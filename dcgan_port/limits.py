@@ -4,12 +4,8 @@ and an output file's name taken by a folder (which a save would find only after 
 import os
 import shutil
 
-from dcgan_port import checkpoints
 from dcgan_port.errors import UsageError
-from dcgan_port.drawing import GENERATED_NPY, GENERATED_PNG
-from dcgan_port.film import FILM_FILE
-from dcgan_port.pictures import GRID_NAME
-from dcgan_port.run_folder import LOSS_CURVE_FILE
+from dcgan_port.output_folder import GENERATED_NPY, GENERATED_PNG, GRID_NAME, SAVED_FILES
 
 # Peak memory of a training run on a CPU, measured (the peak resident set of `dc_gan.py --max_batches 5
 # --mnist_split test`, its grid at batch 0 included) on paddle 2.6.2, AMD EPYC Zen 4: 825 MB at batch 16,
@@ -173,9 +169,7 @@ def check_not_folders(output, names):
 
 def check_training(settings):
     """Before a training run reads or writes anything (dc_gan.main has checked the threads)."""
-    check_not_folders(settings.output, [
-        checkpoints.CHECKPOINT_FILE, checkpoints.GENERATOR_PREFIX + ".pdmodel",
-        checkpoints.GENERATOR_PREFIX + ".pdiparams", LOSS_CURVE_FILE, FILM_FILE])
+    check_not_folders(settings.output, SAVED_FILES)
     if not settings.use_gpu:
         # a build without oneDNN trains on the plain path even so: the fast path's line is the safe side
         check_batch_memory(settings.batch_size, settings.mnist_split, settings.onednn)

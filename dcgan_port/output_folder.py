@@ -1,6 +1,8 @@
-"""The --output folder: files written whole or not at all, one run of dc_gan.py at a time, and the
-temporary files of runs that died while saving removed."""
+"""The --output folder: the names of the files a run writes there, files written whole or not at all, one
+run of dc_gan.py at a time, the temporary files of runs that died while saving removed, and a new run that
+never lands on an earlier one's files unless told to start over."""
 import contextlib
+import datetime
 import errno
 import os
 import re
@@ -8,8 +10,38 @@ import shutil
 
 from dcgan_port.errors import UsageError
 
+# What a run writes into its folder, named once for the whole package.
+CHECKPOINT_FILE = "checkpoint.npz"
+GENERATOR_PREFIX = "generator"  # a Paddle inference model: generator.pdmodel + generator.pdiparams
+GENERATOR_FILES = (GENERATOR_PREFIX + ".pdmodel", GENERATOR_PREFIX + ".pdiparams")
+LOSS_CURVE_FILE = "losses.png"
+FILM_FILE = "progress.gif"
+GRID_FILE = "{:04d}_{:04d}.png"  # the chapter's name of the picture of epoch E, batch B
+GRID_NAME = re.compile(r"^\d{4}_\d{4}\.png$")  # what GRID_FILE makes
+GENERATED_NPY = "generated.npy"  # --generate's digits, N x 784 float32
+GENERATED_PNG = "generated.png"  # the grid of the first of them
+SAVED_FILES = (CHECKPOINT_FILE,) + GENERATOR_FILES + (LOSS_CURVE_FILE, FILM_FILE)  # at every save
+RUN_FILES = SAVED_FILES + (GENERATED_NPY, GENERATED_PNG)  # and the grids
+
 LOCK_FILE = ".dc_gan.lock"  # on Windows, held by the run that writes to the folder
 LEFTOVER = re.compile(r"\.tmp\d+(\.pdiparams|\.pdmodel)?$")  # temporary_path() names
+
+
+def run_files(path):
+    """The files in the folder that a run of dc_gan.py wrote, by name: not the lock, not the leftovers of
+    a dead run (remove_leftovers), not the user's own files."""
+    if not os.path.isdir(path):
+        return []
+    return sorted(name for name in os.listdir(path)
+                  if (name in RUN_FILES or GRID_NAME.match(name))
+                  and os.path.isfile(os.path.join(path, name)))
+
+
+def newest(path, names):
+    """The newest of the named files in the folder, and when it was written, as a phrase."""
+    name = max(names, key=lambda n: os.path.getmtime(os.path.join(path, n)))
+    written = datetime.datetime.fromtimestamp(os.path.getmtime(os.path.join(path, name)))
+    return "newest {} of {:%Y-%m-%d %H:%M}".format(name, written)
 
 
 def temporary_path(path):
@@ -170,10 +202,24 @@ def remove_leftovers(path):
             print("removed {}, left by a run that died while saving".format(os.path.join(path, name)))
 
 
+def remove_run_files(path):
+    """--overwrite: delete the earlier run's files (run_files), and nothing else of the folder. Called
+    under output_lock, so no run is writing them."""
+    names = run_files(path)
+    for name in names:
+        os.remove(os.path.join(path, name))
+    if names:
+        print("--overwrite: removed the {} files of the earlier run in {}".format(len(names), path),
+              flush=True)
+
+
 @contextlib.contextmanager
-def claimed(path, create=True):
-    """The output folder, made if need be (create) and held for this run, with no leftovers."""
+def claimed(path, create=True, start_over=False):
+    """The output folder, made if need be (create) and held for this run, with no leftovers, and with no
+    file of an earlier run if this one starts over."""
     prepare_output(path, create)
     with output_lock(path):
         remove_leftovers(path)
+        if start_over:
+            remove_run_files(path)
         yield

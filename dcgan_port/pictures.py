@@ -1,16 +1,11 @@
 """Pictures of digits: the grid the chapter's plot draws, figures saved whole, the loss curve."""
 import math
 import os
-import re
 
 import matplotlib.pyplot as plt  # the package has chosen matplotlib's file-only backend (dcgan_port)
 import numpy as np
 
-from dcgan_port.output_folder import atomic_write
-
-
-GRID_FILE = "{:04d}_{:04d}.png"  # the chapter's name of the picture of epoch E, batch B
-GRID_NAME = re.compile(r"^\d{4}_\d{4}\.png$")  # what GRID_FILE makes
+from dcgan_port.output_folder import GRID_FILE, atomic_write
 
 
 def grid_path(output, epoch_no, batch_id):

@@ -4,12 +4,11 @@ checkpoint first, then the generator, the loss curve and the film."""
 import os
 
 from dcgan_port import checkpoints
-from dcgan_port.film import FILM_FILE, FILM_REWRITE_SECONDS, Film, film_frame
+from dcgan_port.film import FILM_REWRITE_SECONDS, Film, film_frame
+from dcgan_port.output_folder import FILM_FILE, GENERATOR_PREFIX, LOSS_CURVE_FILE
 from dcgan_port.pictures import grid_path, image_grid_columns, save_figure, save_loss_curve
 from dcgan_port.settings import recorded
 from dcgan_port.training_run import format_duration
-
-LOSS_CURVE_FILE = "losses.png"
 
 
 class RunFolder:
@@ -59,7 +58,7 @@ class RunFolder:
             return (not os.path.isfile(path)
                     or os.path.getmtime(path) < os.path.getmtime(self.checkpoint_path))
 
-        if stale(os.path.join(self.output, checkpoints.GENERATOR_PREFIX + ".pdiparams")):
+        if stale(os.path.join(self.output, GENERATOR_PREFIX + ".pdiparams")):
             checkpoints.save_generator(self.output, self.exe, self.progs)
             print("saved the generator of the checkpoint, which the run that wrote it had not")
         if stale(self.loss_curve_path):

@@ -17,6 +17,7 @@ class Settings:
     use_cudnn: bool
     raw_logits: bool
     resume: bool
+    overwrite: bool
     num_threads: int
     onednn: bool
     save_every_minutes: float

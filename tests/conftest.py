@@ -98,6 +98,17 @@ def run():
     return run_dc_gan
 
 
+@pytest.fixture(scope="session")
+def saved_run(tiny_mnist, tmp_path_factory):
+    """An output folder holding what a finished run of one epoch of 3 batches saves; tests that change it
+    work on a copy."""
+    output = tmp_path_factory.mktemp("saved_run")
+    result = run_dc_gan("--data_dir", tiny_mnist, "--batch_size", TINY_BATCH, "--epoch", 1,
+                        "--output", output)
+    assert result.returncode == 0, result.stderr
+    return output
+
+
 # Helpers the test files share: a run in CE mode, its checkpoint, and how errors and saved files
 # are judged.
 def ce_args(data, output, epochs):

@@ -11,15 +11,6 @@ import pytest
 from conftest import assert_one_line_error, fingerprint, idx_bytes, tiny_digits, write_idx
 
 
-@pytest.fixture(scope="module")
-def saved_run(tiny_mnist, tmp_path_factory, run):
-    """An output folder holding what a finished run saves."""
-    output = tmp_path_factory.mktemp("saved_run")
-    result = run("--data_dir", tiny_mnist, "--batch_size", 32, "--epoch", 1, "--output", output)
-    assert result.returncode == 0, result.stderr
-    return output
-
-
 @pytest.mark.parametrize("flags, fragments", [
     (["--batch_size", "0"], ["--batch_size", "positive"]),
     (["--save_every_minutes", "-1"], ["--save_every_minutes", "0 (off) or a positive number"]),

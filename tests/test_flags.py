@@ -1,5 +1,5 @@
 """The chapter's configuration and flags (dc_gan.py, with dcgan_port.command_line's words and errors)."""
-import dataclasses
+import re
 
 import pytest
 
@@ -22,20 +22,20 @@ def test_boolean_flags_take_every_word_the_books_strtobool_took(word, value):
 
 
 def test_the_configuration_is_printed_first_flag_by_flag_as_the_books_scripts_did(capsys):
+    with pytest.raises(SystemExit):
+        dc_gan.parse_args(["--help"])
+    flags = set(re.findall(r"--(\w+)", capsys.readouterr().out)) - {"help"}
     args = dc_gan.parse_args(["--epoch", "3", "--raw_logits", "on"])
     print_arguments(args)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "-----------  Configuration Arguments -----------"
     assert lines[-1] == "-" * 48
     names = [name for name, _ in (line.split(": ", 1) for line in lines[1:-1])]
-    assert names == sorted(args.flags())
-    assert len(names) == 16 and "given" not in names  # every flag, and nothing that is not one
+    assert names == sorted(flags)  # every flag, and nothing that is not one
     assert "epoch: 3" in lines and "raw_logits: True" in lines
 
 
-def test_the_settings_know_which_flags_were_typed_and_cannot_be_changed():
+def test_the_settings_know_which_flags_were_typed():
     settings = dc_gan.parse_args(["--epoch", "3", "--output", "somewhere", "--resume"])
     assert settings.given == {"epoch", "output", "resume"}
     assert dc_gan.parse_args([]).given == frozenset()
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        settings.epoch = 4

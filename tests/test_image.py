@@ -278,8 +278,9 @@ def test_the_readmes_docker_run_lines_run_with_flags_after_the_image_name(image,
     cannot stand in for paddle's md5-checked download in the cache volume), one batch of 32 an epoch."""
     lines = readme_docker_runs()
     assert len(lines) >= 2, lines
-    output, cache = volumes.new("readme-output"), volumes.new("readme-cache")
-    for line in lines:
+    cache = volumes.new("readme-cache")
+    for number, line in enumerate(lines):
+        output = volumes.new("readme-output-{}".format(number))  # each line a new run, not onto the last
         words = shlex.split(line)
         assert words[:2] == ["docker", "run"] and "dcgan" in words
         at = words.index("dcgan")
