@@ -13,7 +13,7 @@ from dcgan_port.checkpoints import generator_prefix
 from dcgan_port.errors import UsageError
 from dcgan_port.fast_cpu import default_cpu_threads, onednn_available
 from dcgan_port.output_folder import GENERATED_NPY, GENERATED_PNG, atomic_write
-from dcgan_port.pictures import save_figure
+from dcgan_port.pictures import save_figure, title_that_draws
 
 GENERATE_BATCH = 1000  # --generate draws this many digits at a time
 GRID_MAX_DIGITS = 256  # --generate's grid shows at most this many, as the training grids do
@@ -128,9 +128,10 @@ def generate(settings, place, make_noise, plot):
 
     again = "draw them again with --generate {}".format(count)  # after a failed save: no --resume here
     atomic_write(npy_path, write_digits, size=count * first.shape[1] * 4, then=again)
-    title = "{} digits drawn by {}".format(count, generator_prefix(output))
-    if count > GRID_MAX_DIGITS:
-        title += " (the first {} shown)".format(GRID_MAX_DIGITS)
+    shown_part = " (the first {} shown)".format(GRID_MAX_DIGITS) if count > GRID_MAX_DIGITS else ""
+    title = title_that_draws(
+        "{} digits drawn by {}{}".format(count, generator_prefix(output), shown_part),
+        instead="{} digits drawn by the generator in --output{}".format(count, shown_part))
     fig = plot(np.array(shown))
     fig.axes[0].set_title(title)
     save_figure(fig, png_path, then=again)

@@ -4,8 +4,56 @@ import os
 
 import matplotlib.pyplot as plt  # the package has chosen matplotlib's file-only backend (dcgan_port)
 import numpy as np
+from matplotlib import font_manager, ft2font
 
 from dcgan_port.output_folder import GRID_FILE, atomic_write
+
+# Fonts that draw Chinese, as matplotlib names them, the first one the machine has taken: Debian's and
+# Ubuntu's (fonts-noto-cjk, fonts-wqy-*), Adobe's, Windows', macOS'.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+             "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC",
+             "Arial Unicode MS", "Noto Sans CJK JP")
+
+
+def title_fonts(installed):
+    """matplotlib's own sans-serif font, then the first of CJK_FONTS among the installed font names:
+    matplotlib draws each character with the first font of the list that has it."""
+    return ["DejaVu Sans"] + [name for name in CJK_FONTS if name in installed][:1]
+
+
+def installed_fonts():
+    """The font names matplotlib knows; if none draws Chinese, after a look at the system's fonts, which
+    matplotlib's cache does not see when they were installed after it was made."""
+    names = {font.name for font in font_manager.fontManager.ttflist}
+    if not names.intersection(CJK_FONTS):
+        known = {font.fname for font in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue  # a font file matplotlib cannot read
+        names = {font.name for font in font_manager.fontManager.ttflist}
+    return names
+
+
+def drawable(text, families):
+    """Whether the fonts of these families have a glyph for every character of text."""
+    covered = set()
+    for family in families:
+        path = font_manager.findfont(font_manager.FontProperties(family=[family]),
+                                     fallback_to_default=False)
+        covered.update(ft2font.FT2Font(path).get_charmap())
+    return all(ord(c) in covered for c in text if not c.isspace())
+
+
+def title_that_draws(text, instead):
+    """text, drawn with a font for Chinese (a folder such as ~/桌面/实验) where matplotlib's own lacks a
+    glyph and the machine has one, which then stays matplotlib's font for the process; where no font has
+    a glyph for every character, instead (plain ASCII): matplotlib would draw empty boxes and warn."""
+    if not drawable(text, plt.rcParams["font.family"]):
+        plt.rcParams["font.family"] = title_fonts(installed_fonts())
+    return text if drawable(text, plt.rcParams["font.family"]) else instead
 
 
 def grid_path(output, epoch_no, batch_id):

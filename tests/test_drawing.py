@@ -1,15 +1,20 @@
 """Drawing digits with a saved generator (dcgan_port.drawing): the fast route (Paddle Inference with oneDNN)
-draws what the training program g_program_test draws, to float32 rounding, as the executor's route does."""
+draws what the training program g_program_test draws, to float32 rounding, as the executor's route does;
+a title naming a Chinese folder draws, with a CJK font or without the folder."""
+import os
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
+import matplotlib
 import numpy as np
 import paddle
 import pytest
 
 import dc_gan
 from conftest import ROOT
-from dcgan_port import checkpoints, drawing, fast_cpu
+from dcgan_port import checkpoints, drawing, fast_cpu, pictures
 
 BATCH = 16
 
@@ -87,3 +92,61 @@ def test_drawing_on_the_fast_route_leaves_onednn_training_in_the_same_process_in
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming from" in result.stdout and "done: 6 batches" in result.stdout
+
+
+CHINESE_FOLDER = "运行 数字"  # as ~/桌面/实验 is for the Book's readers
+
+
+@pytest.fixture
+def chinese_output(saved, tmp_path):
+    """A copy of the saved generator in a folder whose name only a CJK font draws."""
+    output = tmp_path / CHINESE_FOLDER
+    output.mkdir()
+    for name in ("generator.pdmodel", "generator.pdiparams"):
+        (output / name).write_bytes((Path(saved[0]) / name).read_bytes())
+    return output
+
+
+def draw_and_read_title(output):
+    """--generate 4 in this process, with matplotlib's missing-glyph warnings made errors; the title."""
+    titles = []
+    plot = dc_gan.plot
+
+    def plot_and_keep(images):
+        fig = plot(images)
+        titles.append(fig.axes[0])
+        return fig
+    settings = dc_gan.parse_args(["--generate", "4", "--output", str(output)])
+    with matplotlib.rc_context(), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        drawing.generate(settings, paddle.CPUPlace(), make_noise=dc_gan.uniform_noise, plot=plot_and_keep)
+    return titles[0].get_title()
+
+
+def test_title_fonts_are_matplotlibs_then_the_first_cjk_font_installed():
+    assert pictures.title_fonts({"DejaVu Sans", "SimHei", "WenQuanYi Zen Hei", "Lato"}) == [
+        "DejaVu Sans", "WenQuanYi Zen Hei"]
+    assert pictures.title_fonts({"DejaVu Sans", "Lato"}) == ["DejaVu Sans"]
+
+
+def test_a_chinese_folder_is_drawn_in_the_title_with_a_cjk_font(chinese_output):
+    if not pictures.installed_fonts().intersection(pictures.CJK_FONTS):
+        pytest.skip("no font for Chinese on this machine (Debian: apt-get install fonts-noto-cjk)")
+    assert CHINESE_FOLDER in draw_and_read_title(chinese_output)
+
+
+def test_without_a_cjk_font_the_title_leaves_the_folder_out_and_draws(chinese_output, monkeypatch):
+    monkeypatch.setattr(pictures, "installed_fonts", lambda: {"DejaVu Sans"})
+    assert draw_and_read_title(chinese_output) == "4 digits drawn by the generator in --output"
+    assert (chinese_output / "generated.png").stat().st_size > 0
+
+
+def test_a_chinese_output_trains_and_draws_without_a_glyph_warning_under_lang_c(tiny_mnist, tmp_path, run):
+    output = tmp_path / CHINESE_FOLDER
+    env = dict(os.environ, LANG="C", LC_ALL="C")
+    trained = run("--data_dir", tiny_mnist, "--batch_size", 32, "--epoch", 1, "--output", output, env=env)
+    drawn = run("--generate", 4, "--output", output, env=env)
+    for result in (trained, drawn):
+        assert result.returncode == 0, result.stderr
+        assert "Glyph" not in result.stdout + result.stderr and "Warning" not in result.stderr
+    assert {"0000_0000.png", "losses.png", "generated.png"} <= set(os.listdir(output))
