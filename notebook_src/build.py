@@ -39,8 +39,6 @@ SOURCES = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(ROOT, "dc_gan.py")
 # (the language's text, the notebook it makes)
 NOTEBOOKS = (("en.md", "dc_gan.ipynb"), ("cn.md", "dc_gan.cn.ipynb"))
-# the settings cell's names: the script's flags, as the issue of the notebooks lists them
-PARAMETERS = ("epoch", "batch_size", "max_batches", "data_dir", "mnist_split", "output", "use_gpu")
 
 BANNER = re.compile(r"^# -{20,}\n# (?P<title>[^\n]+)\n# -{20,}\n", re.M)
 CODE_LINE = re.compile(r"^%% dc_gan (?P<section>[^:\n]+?)\s*(?::(?P<names>[^\n]*))?$")
@@ -126,11 +124,13 @@ def script_sections(source):
 
 
 def script_defaults():
-    """The flags' defaults, as `python dc_gan.py` with no flag has them."""
+    """The defaults of the flags a training run takes (all but --generate), as `python dc_gan.py` with no
+    flag has them: the settings cell sets each of them."""
     sys.path.insert(0, ROOT)
     import dc_gan
-    args = dc_gan.parse_args([])
-    return {name: getattr(args, name) for name in PARAMETERS}
+    flags = dc_gan.parse_args([]).flags()
+    del flags["generate"]
+    return flags
 
 
 def python_literal(value):
@@ -273,9 +273,9 @@ def notebooks():
             raise BuildError("{}: the first code cell, and only it, is ```python parameters".format(
                 language_file))
         assigned = set(re.findall(r"^(\w+) *=", "".join(parameters[0]["source"]), re.M))
-        if assigned != set(PARAMETERS):
-            raise BuildError("{}: the settings cell sets {}, not {}".format(
-                language_file, sorted(assigned), sorted(PARAMETERS)))
+        if assigned != set(defaults):
+            raise BuildError("{}: the settings cell sets {}, not every flag of a training run: {}".format(
+                language_file, sorted(assigned), sorted(defaults)))
         check_coverage(sections, language_file, assigned)
         made[notebook] = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
     return made

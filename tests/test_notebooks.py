@@ -16,7 +16,8 @@ import time
 import pytest
 from PIL import Image
 
-from conftest import ROOT, SHARED_MNIST, read
+import dc_gan
+from conftest import ROOT, SHARED_MNIST, fingerprint, read
 
 
 def load(name, path):
@@ -100,7 +101,7 @@ def test_a_statement_of_dc_gan_in_no_cell_stops_the_build():
     defaults = build.script_defaults()
     build.build("en.md", sections, defaults)
     with pytest.raises(build.BuildError, match="added_by_someone"):
-        build.check_coverage(sections, "en.md", set(build.PARAMETERS))
+        build.check_coverage(sections, "en.md", set(defaults))
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -109,10 +110,45 @@ def test_the_first_code_cell_holds_the_settings_with_the_chapters_defaults(name)
     assert first["metadata"]["tags"] == ["parameters"]
     values = {node.targets[0].id: ast.literal_eval(node.value)
               for node in ast.parse(text(first)).body if isinstance(node, ast.Assign)}
-    assert values == dict(epoch=20, batch_size=128, max_batches=None, data_dir=None,
-                          mnist_split="train", output="./output_dcgan", use_gpu=False)
+    defaults = dc_gan.parse_args([]).flags()
+    del defaults["generate"]  # drawing, not training
+    assert values == dict(defaults, num_threads=None)  # every flag of a training run; None: all cores
+    assert values["epoch"] == 20 and values["batch_size"] == 128 and values["output"] == "./output_dcgan"
     # and a comment naming the quick setting to try first
     assert "epoch = 1; batch_size = 32; max_batches = 20" in text(first)
+
+
+def assigned(code):
+    """The names and values a piece of Python assigns, tuples unpacked."""
+    values = {}
+    for node in ast.parse(code).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Tuple):
+            values.update(zip((t.id for t in node.targets[0].elts), ast.literal_eval(node.value)))
+        elif isinstance(node, ast.Assign):
+            values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+@pytest.mark.parametrize("name, readme", [("dc_gan.ipynb", "README.md"), ("dc_gan.cn.ipynb", "README.cn.md")])
+def test_the_readmes_first_run_is_one_line_to_uncomment_in_the_settings(name, readme):
+    first_run = next(line.strip() for line in read(readme).splitlines()
+                     if line.startswith("    ") and "--output first_run" in line)
+    settings = text(code_cells(notebook(name))[0]).splitlines()
+    (line,) = [line for line in settings if line.startswith("# ") and "first_run" in line]
+    typed = first_run.split("dc_gan.py ", 1)[1].split()
+    as_typed = dc_gan.parse_args(typed)
+    as_set = dc_gan.parse_args(["--{}={}".format(k, v) for k, v in assigned(line[2:]).items()])
+    assert as_set.flags() == as_typed.flags() and as_set.given == as_typed.given
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_the_training_cell_passes_every_setting(name):
+    nb = notebook(name)
+    settings = assigned(text(code_cells(nb)[0]))
+    call = ast.parse(text(cell_holding(nb, "status = main(")))
+    (passed,) = [node.value for node in call.body
+                 if isinstance(node, ast.Assign) and node.targets[0].id == "settings"]
+    assert sorted(k.arg for k in passed.keywords) == sorted(settings)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -181,6 +217,22 @@ def test_run_all_prints_the_loss_lines_with_progress_and_no_error(executed, name
     assert [int(b) for b in LOSS_LINE.findall(printed)] == [0, 10]
     assert "done: 11 batches" in printed
     assert sorted(p.name for p in output.glob("0000_*.png")) == ["0000_0000.png", "0000_0010.png"]
+
+
+def test_run_all_into_a_folder_holding_a_run_refuses_in_one_line_and_keeps_it(executed, tmp_path):
+    _, output = executed[NOTEBOOKS[0]]
+    kept = {name: md5 for name, md5 in fingerprint(output).items() if not name.startswith("generated.")}
+    again = tmp_path / NOTEBOOKS[0]
+    browser.execute(os.path.join(ROOT, NOTEBOOKS[0]), str(again),
+                    dict(TINY, data_dir=SHARED_MNIST, output=str(output)))
+    nb = json.loads(again.read_text(encoding="utf-8"))
+    run_cell = cell_holding(nb, "status = main(")
+    assert [o for o in run_cell["outputs"] if o["output_type"] == "error"] == []
+    stderr = "".join("".join(o["text"]) for o in run_cell["outputs"] if o.get("name") == "stderr")
+    (line,) = stderr.strip().splitlines()
+    assert line.startswith("dc_gan.py: error: --output {} holds an earlier run".format(output))
+    # the run's own files as they were (the notebook's last cell draws new digits with its generator)
+    assert {name: md5 for name, md5 in fingerprint(output).items() if name in kept} == kept
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
