@@ -44,6 +44,8 @@ def check_new_run(output, overwrite):
     names = run_files(output)
     if overwrite or not names:
         return
+    with output_folder.output_lock(output):  # a run still at work there is "in use", not an earlier run
+        pass
     saved = (trained_so_far(checkpoint_path(output)) if CHECKPOINT_FILE in names
              else "no checkpoint yet")
     raise UsageError("--output {} holds an earlier run ({}, {} file(s), {}); pass --resume to continue "

@@ -94,6 +94,14 @@ def test_overwrite_is_refused_while_another_run_holds_the_folder(saved_run, tiny
     assert fingerprint(output) == before
 
 
+def test_a_new_run_into_a_folder_a_run_is_writing_says_it_is_in_use(saved_run, tiny_mnist, run):
+    before = fingerprint(saved_run)
+    with output_folder.output_lock(str(saved_run)):
+        result = new_run(run, tiny_mnist, saved_run)
+    assert_one_line_error(result, "is in use by another run of dc_gan.py")
+    assert fingerprint(saved_run) == before
+
+
 def test_overwrite_and_resume_together_are_refused(saved_run, tiny_mnist, run):
     before = fingerprint(saved_run)
     result = run("--resume", "--overwrite", "--output", saved_run, "--data_dir", tiny_mnist)
