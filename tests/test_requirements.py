@@ -111,7 +111,7 @@ def test_the_gpu_requirements_are_the_cpu_ones_but_for_paddle():
 
 
 def test_the_gpu_requirements_resolve_to_the_cuda_build_and_never_the_cpu_one(package_index, tmp_path):
-    """Linux x86-64, Python 3.11 (pip fetches the 760 MB wheel to read it)."""
+    """Linux x86-64, Python 3.11 (pip may fetch the 759 MB wheel to read it)."""
     result = resolve("3.11", "manylinux2014_x86_64", tmp_path, "requirements-gpu.txt")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     (would_install,) = [line for line in result.stdout.splitlines() if line.startswith("Would install")]
