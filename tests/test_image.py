@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import importlib.util
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +26,9 @@ from conftest import ROOT, SHARED_MNIST, read
 from dcgan_port.data import MNIST_URL
 
 STANDIN_SCRIPT = os.path.join(ROOT, "tests", "image", "make_standin_base.sh")
+_spec = importlib.util.spec_from_file_location("bench_cpu", os.path.join(ROOT, "bench", "cpu.py"))
+bench_cpu = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench_cpu)
 RUN_ID = uuid.uuid4().hex[:8]
 PREFIX = "dcgan-imagetest-" + RUN_ID
 IMAGE = PREFIX + ":latest"
@@ -43,7 +47,8 @@ def paddle_pin():
 
 
 def timing(what, seconds):
-    line = "image test timing: {}: {:.1f} s (AMD EPYC Zen 4 here, 2 cores)".format(what, seconds)
+    line = "image test timing: {}: {:.1f} s ({}, {} cores)".format(what, seconds, bench_cpu.cpu_model(),
+                                                               os.cpu_count())
     print(line)
     log = os.environ.get("DCGAN_IMAGE_TIMINGS")
     if log:
@@ -374,8 +379,9 @@ def test_a_read_only_container_trains_from_data_dir_and_answers_help(image, mnis
     run keeps paddle's and matplotlib's caches there; with that volume read-only too, nothing can be
     written outside the output volume, and a --data_dir run still trains; only a download, which would
     need the cache, is refused in one line."""
-    output, cache = volumes.new("readonly-output"), volumes.new("readonly-cache")
+    cache = volumes.new("readonly-cache")
     for cache_mount in (cache + ":" + CACHE, cache + ":" + CACHE + ":ro"):
+        output = volumes.new("readonly-output")  # each run a new one: a run never lands on another
         flags = ["--read-only", "-v", output + ":" + OUTPUT, "-v", cache_mount] + MNIST_MOUNT
         helped, _ = run(image, "--help", docker_flags=flags)
         assert helped.returncode == 0 and "--generate N" in helped.stdout, helped.stderr[-3000:]
