@@ -306,7 +306,7 @@ def train(settings, stop):
         run = TrainingRun(settings, train_images, const_n)
         folder = RunFolder(settings, exe, progs)
         if settings.resume:
-            checkpoints.resume(run, folder, progs, place)
+            folder.resume(run, place)
 
         with stop.finish_batch_first():
             for pass_id in run.epochs():
@@ -378,7 +378,7 @@ def parse_args(argv=None):
     flag("--overwrite", default=False, help="start a new run in OUTPUT although it holds an earlier "
          "one, after deleting that run's files (checkpoint, generator, grids, film, losses.png, "
          "generated.*; other files stay); without it such a run is refused (default false)", **BOOLEAN)
-    flag("--num_threads", type=int, default=fast_cpu.default_cpu_threads(),
+    flag("--num_threads", type=int, default=limits.usable_cores(),
          help="CPU threads for paddle's math (default: all %(default)s cores here)")
     flag("--onednn", default=True, help="on a CPU, train on the fast path: oneDNN's kernels, the "
          "transposed convolutions as convolutions and products, the pools with indices; and draw "

@@ -26,7 +26,7 @@ import paddle  # noqa: E402
 import torch  # noqa: E402
 
 import torch_twin  # noqa: E402
-from dcgan_port import checkpoints, drawing, fast_cpu  # noqa: E402
+from dcgan_port import checkpoints, drawing, fast_cpu, limits  # noqa: E402
 from speed import describe_cpu  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def twin_generator(threads):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=100000)
-    parser.add_argument("--threads", type=int, default=fast_cpu.default_cpu_threads())
+    parser.add_argument("--threads", type=int, default=limits.usable_cores())
     parser.add_argument("--executor", action="store_true",
                         help="also time paddle's executor route, --generate's with --onednn false")
     args = parser.parse_args()

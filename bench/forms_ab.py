@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is imported)
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
-from dcgan_port import fast_cpu, fast_gradients  # noqa: E402
+from dcgan_port import fast_cpu, fast_gradients, limits  # noqa: E402
 from onednn_ops import Step  # noqa: E402
 from speed import SETTLE_SECONDS, describe_cpu, real_batch, timed  # noqa: E402
 
@@ -68,7 +68,7 @@ def alternated(steps, real_image, iterations):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=12)
-    parser.add_argument("--threads", type=int, default=fast_cpu.default_cpu_threads())
+    parser.add_argument("--threads", type=int, default=limits.usable_cores())
     parser.add_argument("--forms", default=",".join(FORMS),
                         help="comma-separated, of: {} (default: all)".format(", ".join(FORMS)))
     args = parser.parse_args()

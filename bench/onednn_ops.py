@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is imported)
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
-from dcgan_port import fast_cpu  # noqa: E402
+from dcgan_port import fast_cpu, limits  # noqa: E402
 from speed import describe_cpu, real_batch, timed  # noqa: E402
 
 LEFT_OFF = ("elementwise_add", "elementwise_add_grad", "batch_norm", "batch_norm_grad", "tanh", "tanh_grad",
@@ -52,7 +52,7 @@ class Step:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=fast_cpu.default_cpu_threads())
+    parser.add_argument("--threads", type=int, default=limits.usable_cores())
     parser.add_argument("--ops", default=",".join(LEFT_OFF),
                         help="the candidates, comma-separated; a+b puts a and b on oneDNN together "
                              "(default: each op the fast path leaves off)")

@@ -24,7 +24,7 @@ import paddle  # noqa: E402
 from paddle import profiler  # noqa: E402
 
 import speed  # noqa: E402
-from dcgan_port import fast_cpu  # noqa: E402
+from dcgan_port import fast_cpu, limits  # noqa: E402
 
 RUN_NAMES = {1: "g_program", 2: "d_program (fakes)", 3: "d_program (reals)", 4: "dg_program (G step 1)",
              5: "dg_program (G step 2)"}
@@ -68,7 +68,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--top", type=int, default=40)
-    parser.add_argument("--threads", type=int, default=fast_cpu.default_cpu_threads())
+    parser.add_argument("--threads", type=int, default=limits.usable_cores())
     args = parser.parse_args()
     paddle.enable_static()
     fast_cpu.keep_freed_memory()  # as dc_gan.py does on a CPU

@@ -28,7 +28,7 @@ sys.path.insert(0, HERE)
 
 from cpu import describe_cpu  # noqa: E402
 from quality import SHARED_MNIST  # noqa: E402  (imports dc_gan, which readies paddle)
-from dcgan_port.fast_cpu import default_cpu_threads  # noqa: E402
+from dcgan_port.limits import usable_cores  # noqa: E402
 
 SAVE_EVERY_SECONDS = 600  # dc_gan.py's default --save_every_minutes 10
 SAVE_EVERY_BATCH_MINUTES = "0.0001"  # a save after every batch (at least 6 ms of training apart)
@@ -71,7 +71,7 @@ def run_script(python, output, batches, threads, extra=()):
 
 
 def measure(short=11, long=41, threads=None, python=sys.executable):
-    threads = threads or default_cpu_threads()
+    threads = threads or usable_cores()
     with tempfile.TemporaryDirectory(prefix="script_speed_") as work:
         short_seconds, _ = run_script(python, os.path.join(work, "short"), short, threads)
         long_seconds, _ = run_script(python, os.path.join(work, "long"), long, threads)
@@ -104,12 +104,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--short", type=int, default=11)
     parser.add_argument("--long", type=int, default=41)
-    parser.add_argument("--threads", type=int, default=default_cpu_threads())
+    parser.add_argument("--threads", type=int, default=usable_cores())
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
         print("skipped: no MNIST test split in {} (set DCGAN_MNIST_DIR)".format(SHARED_MNIST))
         return 0
-    print(describe_cpu(args.threads, default_cpu_threads()))
+    print(describe_cpu(args.threads, usable_cores()))
     print(report(measure(args.short, args.long, args.threads)))
     return 0
 

@@ -28,7 +28,7 @@ import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is i
 import numpy as np  # noqa: E402
 import quality  # noqa: E402
 from dcgan_port.data import load_mnist  # noqa: E402
-from dcgan_port.fast_cpu import default_cpu_threads  # noqa: E402
+from dcgan_port.limits import usable_cores  # noqa: E402
 from cpu import describe_cpu  # noqa: E402
 
 VARIANTS = {  # the flags each variant adds to dc_gan.py's defaults
@@ -103,7 +103,7 @@ def main():
                         "iterations)")
     parser.add_argument("--batch_size", type=int, default=dc_gan.batch_size,
                         help="(default the chapter's %(default)s; 32: 312 batches an epoch)")
-    parser.add_argument("--threads", type=int, default=default_cpu_threads())
+    parser.add_argument("--threads", type=int, default=usable_cores())
     args = parser.parse_args()
     if not os.path.isfile(os.path.join(quality.SHARED_MNIST, "t10k-images-idx3-ubyte.gz")):
         print("skipped: the real MNIST digits are not in {}".format(quality.SHARED_MNIST))
@@ -113,7 +113,7 @@ def main():
     images, labels = quality.load_split()
     model = quality.classifier(images, labels)
     reference, _ = quality.embed(model, images[quality.TRAIN_PART:])
-    print(describe_cpu(args.threads, default_cpu_threads()), flush=True)
+    print(describe_cpu(args.threads, usable_cores()), flush=True)
     print("{:12s} {:>4s} {:>6s} {:>8s} {:>10s} {:>10s} {:>8s} {:>10s} {:>8s}".format(
         "variant", "run", "iters", "minutes", "D-Loss", "DG-Loss", "FID", "confident", "entropy"),
         flush=True)

@@ -35,7 +35,7 @@ import op_groups  # noqa: E402
 import script_speed  # noqa: E402
 import torch_twin  # noqa: E402
 from quality import SHARED_MNIST  # noqa: E402
-from dcgan_port import fast_cpu  # noqa: E402
+from dcgan_port import fast_cpu, limits  # noqa: E402
 from dcgan_port.data import load_mnist  # noqa: E402
 
 BATCH = 128
@@ -75,7 +75,7 @@ def flops_per_iteration(batch=BATCH):
 
 def describe_cpu(threads):
     """The CPU this run measures (bench/cpu.py): a figure needs its CPU."""
-    return cpu.describe_cpu(threads, fast_cpu.default_cpu_threads())
+    return cpu.describe_cpu(threads, limits.usable_cores())
 
 
 def matmul_peak(threads, size=4096, repeats=5):
@@ -181,7 +181,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iterations", type=int, default=12)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=fast_cpu.default_cpu_threads())
+    parser.add_argument("--threads", type=int, default=limits.usable_cores())
     parser.add_argument("--plain", action="store_true",
                         help="also time paddle's plain defaults (one thread, its own kernels)")
     parser.add_argument("--profile", action="store_true",

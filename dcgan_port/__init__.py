@@ -4,13 +4,15 @@ of them imports dc_gan: the chapter's constants reach them as arguments.
     fast_cpu        the fast CPU path: oneDNN kernels, all cores, the same layers in faster forms
     fast_gradients  the fast CPU path's slow backward ops replaced by faster forms of the same values
     data            MNIST: the IDX files, read from a folder or downloaded and md5-checked
-    output_folder   the --output folder: safe writes, one run at a time, leftovers of dead runs
-    checkpoints     saving and resuming training; the saved generator
-    pictures        the picture grid, saved figures, the loss curve
+    output_folder   the --output folder: its files' names, safe writes, one run at a time, leftovers of
+                    dead runs, never a new run onto an earlier one's files (--overwrite)
+    checkpoints     the checkpoint's file and the saved generator's; a new run's check of the folder
+    pictures        the picture grid, saved figures, the loss curve, titles that draw (CJK fonts)
     film            progress.gif: G's drawings of the fixed noise as a film
     settings        the flags as one frozen object; a resumed run's own, from its checkpoint
     training_run    where the chapter's loop stands: order, position, losses, time, progress, KPIs
-    run_folder      what training writes: grids, the film, checkpoint, generator, loss curve
+    run_folder      what training writes (grids, the film, checkpoint, generator, loss curve) and
+                    resumes from
     stopping        Ctrl-C, SIGTERM, SIGHUP and a closed stdout: finish the batch, save, exit
     drawing         --generate: digits drawn by a saved generator
     command_line    the flags' words and errors, the printed configuration

@@ -139,17 +139,6 @@ def resumed_settings(settings):
     return run_settings.resumed(settings, saved)
 
 
-def resume(run, folder, progs, place):
-    """Continue the run from the checkpoint in its folder: every persistable and numpy's RNG into place,
-    the loop's state into run (after checking it is the same data), the film up to where it stands."""
-    state = load_checkpoint(folder.checkpoint_path, (progs.d_program, progs.dg_program), place)
-    run.check_same_data(state, folder.output)
-    print("resuming from {} at epoch {} batch {}".format(folder.checkpoint_path, int(state["epoch"]),
-                                                           int(state["batch"])))
-    run.continue_from(state)
-    folder.continue_film(run)
-
-
 def save_generator(output, exe, progs):
     """Save G (g_program_test: batch norm on its moving statistics) as a Paddle inference model, its two
     files replaced whole."""

@@ -11,7 +11,8 @@ from paddle.base.data_feeder import convert_dtype
 
 from dcgan_port.checkpoints import generator_prefix
 from dcgan_port.errors import UsageError
-from dcgan_port.fast_cpu import default_cpu_threads, onednn_available
+from dcgan_port.fast_cpu import onednn_available
+from dcgan_port.limits import usable_cores
 from dcgan_port.output_folder import GENERATED_NPY, GENERATED_PNG, atomic_write
 from dcgan_port.pictures import save_figure, title_that_draws
 
@@ -88,7 +89,7 @@ def load_generator(output, place, *, onednn=True, num_threads=None):
     try:
         check_parameters_file(prefix)
         if onednn and isinstance(place, paddle.CPUPlace) and onednn_available():
-            return inference_generator(prefix, num_threads or default_cpu_threads())
+            return inference_generator(prefix, num_threads or usable_cores())
         return executor_generator(prefix, place)
     except (OSError, RuntimeError, ValueError) as e:
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]

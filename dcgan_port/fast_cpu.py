@@ -2,7 +2,6 @@
 run faster on a CPU. Same parameters (names, shapes), same values to float rounding; tests/test_fast_path.py
 proves each form equal to the chapter's layer. --onednn false trains on the chapter's own ops."""
 import ctypes
-import os
 import platform
 
 import numpy as np
@@ -57,10 +56,6 @@ def wanted(onednn, use_gpu, num_threads):
               "kernels with {} threads".format(platform.system(), platform.machine(), num_threads))
         return False
     return True
-
-
-def default_cpu_threads():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 def set_cpu_threads(num_threads):

@@ -1,6 +1,6 @@
 """What a training run writes into its --output folder: the chapter's grid every few batches with G's
 drawings as the film's next frame, and at each save (an epoch's end, every few minutes, a stop) the
-checkpoint first, then the generator, the loss curve and the film."""
+checkpoint first, then the generator, the loss curve and the film; and what --resume takes back from it."""
 import os
 
 from dcgan_port import checkpoints
@@ -22,8 +22,15 @@ class RunFolder:
         self.film = Film(os.path.join(settings.output, FILM_FILE))
         self.film_columns = image_grid_columns(2 * settings.batch_size)  # as in the grid's lower half
 
-    def continue_film(self, run):
-        """Take up the film of the run being resumed, up to where its checkpoint stands."""
+    def resume(self, run, place):
+        """Continue the run from the folder's checkpoint: every persistable and numpy's RNG into place,
+        the loop's state into run (after checking it is the same data), the film up to where it stands."""
+        state = checkpoints.load_checkpoint(self.checkpoint_path,
+                                            (self.progs.d_program, self.progs.dg_program), place)
+        run.check_same_data(state, self.output)
+        print("resuming from {} at epoch {} batch {}".format(self.checkpoint_path, int(state["epoch"]),
+                                                               int(state["batch"])))
+        run.continue_from(state)
         self.film.resume(before=(run.epoch, run.batch))
 
     def save_grid(self, fig, generated_images, pass_id, batch_id):

@@ -21,7 +21,7 @@ import pytest
 
 import dc_gan
 from conftest import ROOT
-from dcgan_port import checkpoints, fast_cpu
+from dcgan_port import checkpoints, fast_cpu, limits
 
 BATCH = 32
 
@@ -31,7 +31,7 @@ def first_steps(fast, iterations=0):
     np.random.seed(dc_gan.CE_NUMPY_SEED)
     with paddle.static.scope_guard(paddle.static.Scope()):
         progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=fast)
-        fast_cpu.set_cpu_threads(max(2, fast_cpu.default_cpu_threads()) if fast else 1)
+        fast_cpu.set_cpu_threads(max(2, limits.usable_cores()) if fast else 1)
         if fast:
             fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
         exe = paddle.static.Executor(paddle.CPUPlace())
@@ -311,7 +311,7 @@ def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
         progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=True)
         plain = {name: getattr(progs, name).clone() for name in TRAINING_PROGRAMS}
         fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
-        fast_cpu.set_cpu_threads(max(2, fast_cpu.default_cpu_threads()))
+        fast_cpu.set_cpu_threads(max(2, limits.usable_cores()))
         exe = paddle.static.Executor(paddle.CPUPlace())
         exe.run(progs.startup)
         real = np.random.uniform(-1, 1, (BATCH, 784)).astype("float32")
