@@ -15,7 +15,9 @@ section without names after the colon; `Imports` is what comes before the first 
 of dc_gan.py must land in exactly one cell, so a function added to dc_gan.py stops this script until a
 line places it. Around them:
 
-- markdown text becomes markdown cells, a new one at each heading;
+- markdown text becomes markdown cells, a new one at each heading; a picture of the project's docs/
+  folder, `![...](docs/NAME.png)`, travels inside the cell as an attachment, so that the notebook shows it
+  wherever it is opened (the Docker image's notebooks have no docs/ beside them);
 - a fenced ```python block is a code cell of the notebook alone (the settings, the calls that run what
   dc_gan.py defines, the pictures shown afterwards); ```python parameters tags it `parameters`, papermill's
   convention, and {default:NAME} in it is the default dc_gan.py's parse_args gives the flag NAME;
@@ -29,6 +31,7 @@ always make the same bytes. The defaults come from dc_gan.parse_args([]), so run
 """
 import argparse
 import ast
+import base64
 import json
 import os
 import re
@@ -145,8 +148,25 @@ def cell_id(index, kind, source):
     return "{:02d}-{}".format(index, re.sub(r"[^a-z0-9-]", "", slug.replace("_", "-")) or kind)
 
 
+DOCS_PICTURE = re.compile(r"\]\(docs/([\w.-]+\.png)\)")
+
+
+def attached_pictures(source):
+    """The markdown with its docs/ pictures as attachments, and the attachments."""
+    attachments = {}
+    for name in DOCS_PICTURE.findall(source):
+        with open(os.path.join(SOURCES, os.pardir, "docs", name), "rb") as f:  # beside the sources
+            attachments[name] = {"image/png": base64.b64encode(f.read()).decode("ascii")}
+    return DOCS_PICTURE.sub(r"](attachment:\1)", source), attachments
+
+
 def new_cell(kind, source, tags=()):
+    attachments = {}
+    if kind == "markdown":
+        source, attachments = attached_pictures(source)
     cell = {"cell_type": kind, "metadata": {}, "source": source}
+    if attachments:
+        cell["attachments"] = attachments
     if tags:
         cell["metadata"]["tags"] = list(tags)
     if kind == "code":
