@@ -22,14 +22,11 @@ import PIL.Image
 import six
 import paddle
 
-from dcgan_port import checkpoints, data, drawing, fast_cpu, limits, output_folder
-from dcgan_port.book_weights import set_book_initial_values
+from dcgan_port import checkpoints, data, drawing, fast_cpu, limits, output_folder, training_start
 from dcgan_port.command_line import BOOLEAN, OneLineParser, print_arguments
 from dcgan_port.errors import UsageError
 from dcgan_port.pictures import grid_path, image_grid
-from dcgan_port.run_folder import RunFolder
 from dcgan_port.stopping import StopRequests, Stopped, stop_behind
-from dcgan_port.training_run import TrainingRun, batches_per_epoch
 
 # ---------------------------------------------------------------------------------------------------
 # Configuration: the chapter's hyper-parameters and defaults
@@ -169,6 +166,7 @@ class Programs(NamedTuple):
     d_loss: paddle.static.Variable
     dg_logit: paddle.static.Variable
     dg_loss: paddle.static.Variable
+    fast: bool  # D and G train on the fast CPU path's forms (dcgan_port.fast_cpu)
 
 
 def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cudnn):
@@ -223,7 +221,7 @@ def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cud
             opt.minimize(dg_loss, parameters=g_parameters, no_grad_set=d_parameters)
 
     return Programs(startup, d_program, dg_program, g_program, g_program_test,
-                    img, label, noise, g_img, g_img_test, d_logit, d_loss, dg_logit, dg_loss)
+                    img, label, noise, g_img, g_img_test, d_logit, d_loss, dg_logit, dg_loss, fast)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -273,73 +271,43 @@ def train_batch(exe, progs, real_image):
 
 
 def train(settings, stop):
-    """The chapter's training loop, whose work is saved in settings.output (dcgan_port.run_folder). stop:
-    the run's StopRequests; a request ends the run after its batch, everything saved."""
+    """The chapter's training loop; what the port does around it (checks, checkpoints, the film, stopping)
+    is dcgan_port.training_start's and dcgan_port.run_folder's. stop: the run's StopRequests."""
     if settings.enable_ce:
         np.random.seed(CE_NUMPY_SEED)
         if settings.use_gpu:
             paddle.set_flags({"FLAGS_cudnn_deterministic": True})
-    # every input is checked before the output folder is touched
-    output_folder.check_output(settings.output)
-    limits.check_training(settings)  # threads, memory for the batch, output names taken by folders
     place = make_place(settings.use_gpu)
-    train_images, source = data.load_training_images(settings.mnist_split, settings.data_dir,
-                                                     settings.mnist_url, output=settings.output)
-    if batches_per_epoch(len(train_images), settings.batch_size) == 0:
-        raise UsageError("--batch_size {} is larger than the {} images of {}; pass a smaller "
-                         "--batch_size".format(settings.batch_size, len(train_images), source))
-    if not settings.resume:
-        checkpoints.check_new_run(settings.output, settings.overwrite)  # never onto an earlier run
+    progs = build_programs(raw_logits=settings.raw_logits, use_cudnn=settings.use_cudnn,
+                           fast=fast_cpu.wanted(settings.onednn, settings.use_gpu, settings.num_threads),
+                           seed=CE_PROGRAM_SEED if settings.enable_ce else None)
+    exe = paddle.static.Executor(place)
+    exe.run(progs.startup)
+    const_n = uniform_noise(settings.batch_size)
 
-    with output_folder.claimed(settings.output, start_over=settings.overwrite):
-        fast = fast_cpu.wanted(settings.onednn, settings.use_gpu, settings.num_threads)
-        progs = build_programs(raw_logits=settings.raw_logits, fast=fast, use_cudnn=settings.use_cudnn,
-                               seed=CE_PROGRAM_SEED if settings.enable_ce else None)
-        if fast:
-            fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
-        exe = paddle.static.Executor(place)
-        exe.run(progs.startup)
-        if settings.enable_ce:  # the Book's initial weights: paddle 1.8's initialisers for seed 90
-            set_book_initial_values(place, progs.d_program, progs.dg_program)
+    with training_start.started(settings, exe, progs, const_n, stop) as (run, folder):
+        for pass_id in run.epochs():
+            for batch_id in run.batches(pass_id):
+                s_time = time.time()
+                real_image = run.real_image(batch_id)
+                d_loss_n, dg_losses = train_batch(exe, progs, real_image)
+                run.record(pass_id, batch_id, d_loss_n, dg_losses, time.time() - s_time)
 
-        const_n = uniform_noise(settings.batch_size)
-        run = TrainingRun(settings, train_images, const_n)
-        folder = RunFolder(settings, exe, progs)
-        if settings.resume:
-            folder.resume(run, place)
+                if batch_id % PLOT_EVERY == 0:
+                    generated_images = exe.run(progs.g_program_test, feed={"noise": run.const_n},
+                                               fetch_list=[progs.g_img_test])[0]
+                    msg = "Epoch ID={0} Batch ID={1} D-Loss={2} DG-Loss={3}".format(
+                        pass_id, batch_id, d_loss_n, dg_losses[-1])
+                    print(msg + run.progress(), flush=True)
+                    fig = plot(np.concatenate([real_image, generated_images]))
+                    plt.title(msg)
+                    folder.save_grid(fig, generated_images, pass_id, batch_id)
 
-        with stop.finish_batch_first():
-            for pass_id in run.epochs():
-                for batch_id in run.batches(pass_id):
-                    s_time = time.time()
-                    real_image = run.real_image(batch_id)
-                    d_loss_n, dg_losses = train_batch(exe, progs, real_image)
-                    run.record(pass_id, batch_id, d_loss_n, dg_losses, time.time() - s_time)
-
-                    if batch_id % PLOT_EVERY == 0:
-                        generated_images = exe.run(progs.g_program_test, feed={"noise": run.const_n},
-                                                   fetch_list=[progs.g_img_test])[0]
-                        msg = "Epoch ID={0} Batch ID={1} D-Loss={2} DG-Loss={3}".format(
-                            pass_id, batch_id, d_loss_n, dg_losses[-1])
-                        print(msg + run.progress(), flush=True)
-                        fig = plot(np.concatenate([real_image, generated_images]))
-                        plt.title(msg)
-                        folder.save_grid(fig, generated_images, pass_id, batch_id)
-
-                    if run.checkpoint_due() and not stop.requested:
-                        folder.save_on_time(run)
-                    if stop.requested:
-                        break
-                folder.save(run)  # each epoch ends with a checkpoint, and so does a stop
-                if stop.requested and run.batches_left():
-                    return stop.stop_line(settings.output)
-
-        if run.done == 0:
-            folder.complete(run)
-        elif settings.enable_ce:
+                folder.after_batch(run)  # a checkpoint on time; a stop request: everything saved, ended
+            folder.save(run)  # every epoch ends with a checkpoint
+        if settings.enable_ce and run.done:
             print(run.kpi_lines())
-        print(run.finish_line())
-        return 0
+    return 0
 
 
 def generate(settings):

@@ -10,9 +10,11 @@ of them imports dc_gan: the chapter's constants reach them as arguments.
     pictures        the picture grid, saved figures, the loss curve, titles that draw (CJK fonts)
     film            progress.gif: G's drawings of the fixed noise as a film
     settings        the flags as one frozen object; a resumed run's own, from its checkpoint
+    training_start  around the chapter's loop: every input checked once, the folder claimed, the
+                    run's start put in place (fast path, the Book's weights, a checkpoint), its last line
     training_run    where the chapter's loop stands: order, position, losses, time, progress, KPIs
-    run_folder      what training writes (grids, the film, checkpoint, generator, loss curve) and
-                    resumes from
+    run_folder      what training writes (grids, the film, checkpoint, generator, loss curve), its
+                    per-batch side (a checkpoint on time, a stop), and what it resumes from
     stopping        Ctrl-C, SIGTERM, SIGHUP and a closed stdout: finish the batch, save, exit
     drawing         --generate: digits drawn by a saved generator
     command_line    the flags' words and errors, the printed configuration

@@ -1,6 +1,7 @@
 """What a training run writes into its --output folder: the chapter's grid every few batches with G's
 drawings as the film's next frame, and at each save (an epoch's end, every few minutes, a stop) the
-checkpoint first, then the generator, the loss curve and the film; and what --resume takes back from it."""
+checkpoint first, then the generator, the loss curve and the film; after each batch, what the port does on
+the side (a checkpoint on time, a stop); and what --resume takes back from it."""
 import os
 
 from dcgan_port import checkpoints
@@ -12,21 +13,22 @@ from dcgan_port.training_run import format_duration
 
 
 class RunFolder:
-    def __init__(self, settings, exe, progs):
+    def __init__(self, settings, exe, progs, stop):
         """progs: the chapter's programs (dc_gan.Programs): a checkpoint holds d_program's and
-        dg_program's persistables, and g_program_test is saved as the generator."""
-        self.output, self.exe, self.progs = settings.output, exe, progs
+        dg_program's persistables, and g_program_test is saved as the generator. stop: the run's
+        StopRequests (dcgan_port.stopping)."""
+        self.output, self.exe, self.progs, self.stop = settings.output, exe, progs, stop
         self.record = recorded(settings)
         self.checkpoint_path = checkpoints.checkpoint_path(settings.output)
         self.loss_curve_path = os.path.join(settings.output, LOSS_CURVE_FILE)
         self.film = Film(os.path.join(settings.output, FILM_FILE))
         self.film_columns = image_grid_columns(2 * settings.batch_size)  # as in the grid's lower half
 
-    def resume(self, run, place):
+    def resume(self, run):
         """Continue the run from the folder's checkpoint: every persistable and numpy's RNG into place,
         the loop's state into run (after checking it is the same data), the film up to where it stands."""
         state = checkpoints.load_checkpoint(self.checkpoint_path,
-                                            (self.progs.d_program, self.progs.dg_program), place)
+                                            (self.progs.d_program, self.progs.dg_program), self.exe.place)
         run.check_same_data(state, self.output)
         print("resuming from {} at epoch {} batch {}".format(self.checkpoint_path, int(state["epoch"]),
                                                                int(state["batch"])))
@@ -40,6 +42,17 @@ class RunFolder:
         self.film.add((pass_id, batch_id), film_frame(
             generated_images, self.film_columns, "Epoch ID={} Batch ID={}".format(pass_id, batch_id)))
         self.film.write(at_most_every=FILM_REWRITE_SECONDS)
+
+    def after_batch(self, run):
+        """The port's side of each batch, as a Keras callback's: the checkpoint every
+        --save_every_minutes, and after a stop request, everything saved and the run ended (Stopped; a
+        request during the run's last batch lets it end by itself, saved as every epoch's end is)."""
+        if self.stop.requested:
+            if run.batches_left():
+                self.save(run)
+                raise self.stop.honoured(self.output)
+        elif run.checkpoint_due():
+            self.save_on_time(run)
 
     def save(self, run):
         """Everything --resume and --generate need: the checkpoint first, then the generator, the loss

@@ -129,8 +129,7 @@ class StopRequests:
         finally:
             self.deferring = False
 
-    def stop_line(self, output):
-        """The run's last line after a request it honoured, and its exit status."""
-        say("stopped by {}: everything is saved in {}; continue with: python dc_gan.py --resume "
-            "--output {}".format(describe(self.signum), output, output))
-        return 128 + self.signum
+    def honoured(self, output):
+        """What ends a run that honoured the request, everything saved in output."""
+        return Stopped(self.signum, "everything is saved in {}; continue with: python dc_gan.py --resume "
+                       "--output {}".format(output, output))

@@ -155,9 +155,9 @@ def test_a_stop_signal_saves_everything_and_the_run_resumes_exactly(ce_run, tiny
     assert process.returncode == 128 + signum, seen + rest + errors
     assert "Traceback" not in errors
     assert errors.splitlines()[-1] == (
-        "stopped by {}: everything is saved in {}; continue with: python dc_gan.py --resume --output "
-        "{}".format("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name, tmp_path,
-                    tmp_path))
+        "dc_gan.py: stopped by {}: everything is saved in {}; continue with: python dc_gan.py --resume "
+        "--output {}".format("Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name,
+                             tmp_path, tmp_path))
     state = checkpoint(tmp_path)
     assert (int(state["state/epoch"]), int(state["state/batch"])) < (2, 0)
     for name in ("generator.pdmodel", "generator.pdiparams", "losses.png", "progress.gif"):

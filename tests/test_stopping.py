@@ -69,8 +69,8 @@ def test_a_closed_standard_output_finishes_the_batch_saves_and_says_so_on_stderr
     process.wait(timeout=600)
     assert process.returncode == 128 + signal.SIGPIPE, errors
     assert "Traceback" not in errors and "BrokenPipeError" not in errors
-    assert errors.splitlines()[-1].startswith("stopped by its standard output closing: everything is "
-                                              "saved in {}".format(tmp_path))
+    assert errors.splitlines()[-1].startswith("dc_gan.py: stopped by its standard output closing: "
+                                              "everything is saved in {}".format(tmp_path))
     state = checkpoint(tmp_path)
     assert (int(state["state/epoch"]), int(state["state/batch"])) == (0, 11)  # the batch of the line
     assert os.path.isfile(tmp_path / "generator.pdiparams") and leftovers(tmp_path) == []
