@@ -27,6 +27,7 @@ from dcgan_port.command_line import BOOLEAN, OneLineParser, print_arguments
 from dcgan_port.errors import UsageError
 from dcgan_port.pictures import grid_path, image_grid
 from dcgan_port.stopping import StopRequests, Stopped, stop_behind
+from dcgan_port.training_run import TrainingRun
 
 # ---------------------------------------------------------------------------------------------------
 # Configuration: the chapter's hyper-parameters and defaults
@@ -271,21 +272,24 @@ def train_batch(exe, progs, real_image):
 
 
 def train(settings, stop):
-    """The chapter's training loop; what the port does around it (checks, checkpoints, the film, stopping)
+    """The chapter's training loop. What the port does around it (checks, checkpoints, the film, stopping)
     is dcgan_port.training_start's and dcgan_port.run_folder's. stop: the run's StopRequests."""
     if settings.enable_ce:
         np.random.seed(CE_NUMPY_SEED)
         if settings.use_gpu:
             paddle.set_flags({"FLAGS_cudnn_deterministic": True})
     place = make_place(settings.use_gpu)
+    train_images = training_start.checked_images(settings)  # every input, before anything is touched
     progs = build_programs(raw_logits=settings.raw_logits, use_cudnn=settings.use_cudnn,
                            fast=fast_cpu.wanted(settings.onednn, settings.use_gpu, settings.num_threads),
                            seed=CE_PROGRAM_SEED if settings.enable_ce else None)
     exe = paddle.static.Executor(place)
     exe.run(progs.startup)
     const_n = uniform_noise(settings.batch_size)
+    run = TrainingRun(settings, train_images, const_n)  # where the loop stands: batch, losses, time
 
-    with training_start.started(settings, exe, progs, const_n, stop) as (run, folder):
+    # the output folder claimed; the fast path's kernels, the Book's weights or the checkpoint in place
+    with training_start.started(run, exe, progs, stop) as folder:
         for pass_id in run.epochs():
             for batch_id in run.batches(pass_id):
                 s_time = time.time()

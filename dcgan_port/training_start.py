@@ -1,13 +1,13 @@
-"""What the port does around the chapter's training loop (dc_gan.train): before it, every input checked once,
-before anything is touched, then the output folder claimed for the run and what the run starts from put in
-place; after it, the run's last line."""
+"""What the port does around the chapter's training loop (dc_gan.train): first, every input checked once,
+before anything is touched or allocated; then, the programs built, the output folder claimed for the run and
+what the run starts from put in place; after the loop, the run's last line."""
 import contextlib
 
 from dcgan_port import checkpoints, data, fast_cpu, limits, output_folder
 from dcgan_port.book_weights import set_book_initial_values
 from dcgan_port.errors import UsageError
 from dcgan_port.run_folder import RunFolder
-from dcgan_port.training_run import TrainingRun, batches_per_epoch
+from dcgan_port.training_run import batches_per_epoch
 
 
 def checked_images(settings):
@@ -28,25 +28,24 @@ def checked_images(settings):
 
 
 @contextlib.contextmanager
-def started(settings, exe, progs, const_n, stop):
-    """`with started(...) as (run, folder):` the chapter's loop, over a TrainingRun, saving into a RunFolder.
-    progs: the chapter's programs, their startup already run on exe; const_n: the noise of the grids. On
-    the way in: the inputs checked, the output folder held for the run, the fast path's kernels chosen
-    (progs.fast), and the Book's initial weights (--enable_ce) or the checkpoint (--resume) in place. Within
-    it a stop request is honoured after the batch (RunFolder.after_batch). On the way out of a run that
-    ended by itself: what a run with nothing left to train had not saved, and the last line."""
-    images = checked_images(settings)
+def started(run, exe, progs, stop):
+    """`with started(run, exe, progs, stop) as folder:` the chapter's loop over run (a TrainingRun), saving
+    into folder (a RunFolder). progs: the chapter's programs, their startup already run on exe. On the way
+    in: the output folder held for the run, the fast path's kernels chosen (progs.fast), and the Book's
+    initial weights (--enable_ce) or the checkpoint (--resume) in place. Within it a stop request is
+    honoured after the batch (RunFolder.after_batch). On the way out of a run that ended by itself: what a
+    run with nothing left to train had not saved, and the last line."""
+    settings = run.settings
     with output_folder.claimed(settings.output, start_over=settings.overwrite):
         if progs.fast:
             fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
         if settings.enable_ce:  # the Book's initial weights: paddle 1.8's initialisers for seed 90
             set_book_initial_values(exe.place, progs.d_program, progs.dg_program)
-        run = TrainingRun(settings, images, const_n)
         folder = RunFolder(settings, exe, progs, stop)
         if settings.resume:
             folder.resume(run)
         with stop.finish_batch_first():
-            yield run, folder
+            yield folder
         if run.done == 0:
             folder.complete(run)
         print(run.finish_line())
