@@ -29,8 +29,8 @@ from speed import SETTLE_SECONDS, describe_cpu, real_batch, timed  # noqa: E402
 
 # Each form, and the setting of dcgan_port's fast_cpu or fast_gradients that builds the programs without it.
 FORMS = {
-    "four-convolutions": (fast_cpu, "FOUR_CONVOLUTIONS_FROM", sys.maxsize),  # deconv1 as one convolution
-    "product-and-fold": (fast_cpu, "PRODUCT_AND_FOLD_UP_TO", 0),  # deconv2 as one phase convolution
+    "four-convolutions": (fast_cpu, "PRODUCT_AND_FOLD_UP_TO", sys.maxsize),  # deconv1 as a product and fold
+    "product-and-fold": (fast_cpu, "PRODUCT_AND_FOLD_UP_TO", 0),  # deconv2 as four convolutions
     "input-gradient-as-product": (fast_gradients, "computes_one_channel_input_gradient", lambda op: False),
     "bias-gradient-as-sum": (fast_gradients, "computes_a_bias_gradient", lambda op: False),
 }

@@ -11,7 +11,7 @@ import paddle.base.layer_helper
 from dcgan_port import fast_gradients
 
 # The ops of the training programs that run on oneDNN's kernels. The others stay on paddle's own kernels
-# (bench/onednn_ops.py measures each; figures from an AMD EPYC Zen 4, 2 cores):
+# (bench/onednn_ops.py measures each; bench/DECISIONS.md#onednn-op-by-op):
 # - because on oneDNN they fail or compute otherwise: conv2d_transpose (trains only with is_test set, and
 #   then keeps its first copy of the filter, so later steps see stale weights: the fast path computes it
 #   with conv2d instead, see deconv_via_conv2d); batch_norm_grad ("Required tensor shall not be nullptr")
@@ -20,19 +20,18 @@ from dcgan_port import fast_gradients
 #   them; paddle's pool2d_grad, which oneDNN cannot run here either, is why the fast path pools with
 #   indices, see conv_with_indexed_pool); elementwise_add (on paddle 3.3.1 its grad then fails: "could
 #   not reshape a memory descriptor");
-# - because on oneDNN they are no faster: elementwise_add_grad (1.11x the iteration's time on 2.6.2),
-#   elementwise_add on 2.6.2 (0.99-1.06x), tanh and sigmoid with their grads (0.97-1.03x).
+# - because on oneDNN they are no faster: elementwise_add_grad, elementwise_add on 2.6.2, tanh and sigmoid
+#   with their grads.
 ONEDNN_OPS = ("conv2d", "conv2d_grad", "relu", "relu_grad", "leaky_relu", "leaky_relu_grad",
               "mul", "mul_grad", "transpose2", "transpose2_grad")
 
 # Which taps of the chapter's 5x5 transposed-convolution filter reach the even (first tuple) and the odd
 # (second) output rows and columns through a 3x3 window over its input; tap 5 stands for a zero.
 DECONV_PHASE_TAPS = ((4, 2, 0), (5, 3, 1))
-# From this many filters the transposed convolution runs as four convolutions without the zero taps, below
-# it as one (deconv1's 128 filters: the four are faster; bench/README.md) ...
-FOUR_CONVOLUTIONS_FROM = 16
-# ... and up to this many as a product and a fold (deconv2's 1: a convolution of 4 output channels runs at
-# a fraction of oneDNN's rate elsewhere; bench/README.md).
+# Up to this many filters the transposed convolution runs as a product and a fold (deconv2's 1: a
+# convolution of 4 output channels runs at a fraction of oneDNN's rate elsewhere), from one more as four
+# convolutions without the zero taps (deconv1's 128). bench/DECISIONS.md#deconv2-as-a-product-and-a-fold
+# and #deconv1-as-four-convolutions.
 PRODUCT_AND_FOLD_UP_TO = 1
 # glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD = -1
@@ -70,9 +69,9 @@ def keep_freed_memory():
     """Have glibc's malloc keep what a step frees for the next step, instead of giving it back to the
     system. Paddle's CPU tensors come straight from malloc, which maps blocks of more than 32 MB (fc4's
     weight gradient: 51 MB) anew each time and unmaps them when freed, and gives the top of its heap
-    back past a threshold, so that a step could touch its memory afresh: up to 25,000 page faults per
-    iteration measured (bench/README.md). Only where memory comes from changes, never a value; the
-    process keeps its peak. False where the C library is not glibc (nothing changes there)."""
+    back past a threshold, so that a step touched its memory afresh, page fault by page fault
+    (bench/DECISIONS.md#malloc-keeps-what-a-step-frees). Only where memory comes from changes, never a
+    value; the process keeps its peak. False where the C library is not glibc (nothing changes there)."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL(None)
@@ -129,12 +128,6 @@ def tap_selection(phase_taps):
     return selection
 
 
-def deconv_tap_selection():
-    """The [25, 36] selection of the four phases' 3x3 filters, in the order (py, ky, px, kx)."""
-    return tap_selection([(row, col) for rows in DECONV_PHASE_TAPS for row in rows
-                          for cols in DECONV_PHASE_TAPS for col in cols])
-
-
 def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation=1, padding=2,
                       output_size=None, act=None):
     """The chapter's deconv, computed on the fast CPU kernels of conv2d and mul: same parameters, same
@@ -143,12 +136,11 @@ def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation
     With stride 2, padding 2 and a 5x5 filter, output pixel (2m + py, 2l + px) of the transposed
     convolution sums the 3x3 input window around (m, l) times the filter taps DECONV_PHASE_TAPS[py] x
     DECONV_PHASE_TAPS[px]. So it equals a 3x3 convolution (padding 1) with four outputs per filter, one
-    per phase (py, px), whose outputs are then interleaved (depth to space). With many filters the four
-    phases run as four convolutions without the zero taps (3x3, 3x2, 2x3, 2x2: 25 taps, not 36), with a
-    few as that one convolution, and with one filter, for which a convolution of 4 outputs is slow, as a
-    product and a fold (bench/README.md). Each form takes its filters inside the program from the
-    chapter's [Cin, Cout, 5, 5] filter, made by the same helper conv2d_transpose uses, so the gradients
-    reach it, and the bias and activation follow as there."""
+    per phase (py, px), whose outputs are then interleaved (depth to space). The four phases run as four
+    convolutions without the zero taps (3x3, 3x2, 2x3, 2x2: 25 taps, not 36), or, for one filter, whose
+    convolution of 4 outputs is slow, as a product and a fold (PRODUCT_AND_FOLD_UP_TO). Each form takes
+    its filters inside the program from the chapter's [Cin, Cout, 5, 5] filter, made by the same helper
+    conv2d_transpose uses, so the gradients reach it, and the bias and activation follow as there."""
     in_channels, height, width = x.shape[1:]
     if ((filter_size, stride, dilation, padding) != (5, 2, 1, 2) or output_size is None
             or list(output_size) != [2 * height, 2 * width]):
@@ -158,12 +150,10 @@ def deconv_via_conv2d(x, num_filters, name, *, filter_size=5, stride=2, dilation
         "conv2d_transpose", param_attr=name + "w", bias_attr=name + "b", act=act)
     filter_5x5 = helper.create_parameter(dtype=x.dtype, shape=[in_channels, num_filters, 5, 5],
                                          attr=helper.param_attr)
-    if num_filters >= FOUR_CONVOLUTIONS_FROM:
-        y = four_phase_convolutions(x, filter_5x5, num_filters)
-    elif num_filters <= PRODUCT_AND_FOLD_UP_TO:
+    if num_filters <= PRODUCT_AND_FOLD_UP_TO:
         y = product_and_fold(x, filter_5x5, num_filters)
     else:
-        y = one_phase_convolution(x, filter_5x5, num_filters)
+        y = four_phase_convolutions(x, filter_5x5, num_filters)
     return helper.append_activation(helper.append_bias_op(y, dim_start=1, dim_end=2))
 
 
@@ -194,18 +184,6 @@ def taps_of(filter_5x5, selection):
     in_channels, num_filters = filter_5x5.shape[:2]
     return paddle.nn.functional.linear(  # a matrix product, the one paddle 3.x keeps in this IR
         paddle.reshape(filter_5x5, [in_channels * num_filters, 25]), paddle.assign(selection))
-
-
-def one_phase_convolution(x, filter_5x5, num_filters):
-    in_channels, height, width = x.shape[1:]
-    phases = taps_of(filter_5x5, deconv_tap_selection())
-    phases = paddle.transpose(paddle.reshape(phases, [in_channels, num_filters, 2, 3, 2, 3]),
-                              [1, 2, 4, 0, 3, 5])  # [Cout, py, px, Cin, ky, kx]
-    filter_3x3 = paddle.reshape(phases, [num_filters * 4, in_channels, 3, 3])
-    y = paddle.nn.functional.conv2d(x, filter_3x3, padding=1)
-    y = paddle.reshape(y, [-1, num_filters, 2, 2, height, width])
-    return paddle.reshape(paddle.transpose(y, [0, 1, 4, 2, 5, 3]),  # [N, Cout, m, py, l, px]
-                          [-1, num_filters, 2 * height, 2 * width])
 
 
 def four_phase_convolutions(x, filter_5x5, num_filters):

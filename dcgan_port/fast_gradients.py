@@ -1,7 +1,7 @@
 """The fast CPU path's backward ops that run slowly on either kernel, replaced in a built training program
 by faster forms of the same values (fast_cpu.use_onednn calls rewrite). Each form computes the sums the op
 computes, in another order: equal to float rounding, which tests/test_fast_path.py checks form by form.
-Figures: bench/README.md, from bench/forms_ab.py."""
+Why each pays: bench/DECISIONS.md, from bench/forms_ab.py."""
 import paddle
 
 OP_ROLE = paddle.base.core.op_proto_and_checker_maker.kOpRoleAttrName()
@@ -78,8 +78,9 @@ def input_gradient_as_product(block, op):
     as fast: the filter [Cout, 1, k, k] as a [Cout, k*k] matrix, transposed, times each image's output
     gradient [Cout, H * W] gives, for every tap, what each output pixel sends back through it
     ([k*k, H * W], one product on oneDNN for the whole batch), and a fold (col2im) adds each tap's share
-    into the input pixel it came from. oneDNN's backward-data kernel for one input channel ran at a
-    fifteenth of its rate elsewhere (19 ms a G step on the Zen 4 of bench/README.md, paddle's own 15)."""
+    into the input pixel it came from. oneDNN's backward-data kernel for one input channel runs at a
+    fraction of its rate elsewhere, and paddle's is no faster
+    (bench/DECISIONS.md#ds-conv1-input-gradient-as-a-product-and-a-fold)."""
     output_gradient = block.var(op.input("Output@GRAD")[0])
     filter_ = block.var(op.input("Filter")[0])
     out_channels, _, k, _ = filter_.shape
@@ -104,8 +105,7 @@ def bias_gradient_as_sum(block, op):
     first, which paddle sums three times faster than all three axes at once), and the input's gradient is
     the output gradient itself, which the ops after read in its place (so that it can no longer be fetched
     under its own name), or a copy where none reads it. Paddle's broadcast gradient walks the rows element
-    by element: 1.0 to 2.8 ms for fc1, fc3, fc4, conv1 and deconv1 on the Zen 4 of bench/README.md, where
-    the sums take 0.2 to 0.9 and deconv1's 2.4."""
+    by element, several times slower than the sums (bench/DECISIONS.md#bias-gradients-as-sums)."""
     output_gradient = block.var(op.input("Out@GRAD")[0])
     input_gradient = op.output("X@GRAD")
     readers = readers_after(block, op, input_gradient[0], output_gradient.name) if input_gradient else []

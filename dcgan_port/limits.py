@@ -7,14 +7,8 @@ import shutil
 from dcgan_port.errors import UsageError
 from dcgan_port.output_folder import GENERATED_NPY, GENERATED_PNG, GRID_NAME, SAVED_FILES
 
-# Peak memory of a training run on a CPU, measured (the peak resident set of `dc_gan.py --max_batches 5
-# --mnist_split test`, its grid at batch 0 included) on paddle 2.6.2, AMD EPYC Zen 4: 825 MB at batch 16,
-# 2250 MB at 512, 7667 MB at 2048 on the fast path; 747, 1186 and 3129 MB at 16, 512 and 2048 on paddle's
-# own kernels (--onednn false). Higher than the figures of --max_batches 1 before malloc kept what a step
-# frees (fast_cpu.keep_freed_memory): 5319 and 2128 MB at 2048. A line above each path's points, the fast
-# one as steep as its points from 512 to 2048 (3.53 MB per image).
-# Re-measured after issue 28's third session's forms (fast_gradients, deconv2's product and fold): 2325 MB
-# at 512 and 7527 at 2048, under the line.
+# Peak memory of a training run on a CPU: a line above the measured points of each path, the fast one as
+# steep as its points from batch 512 to 2048 (bench/DECISIONS.md#memory-of-a-training-run).
 TRAINING_BASE_BYTES = 800e6  # paddle, the programs, the 10,000 images of the test split
 BYTES_PER_IMAGE = 3.55e6  # each image of the batch on the fast path: activations, gradients, oneDNN's buffers
 BYTES_PER_IMAGE_PLAIN = 1.2e6  # on paddle's own kernels
