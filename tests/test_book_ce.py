@@ -124,7 +124,8 @@ def check_run(result, output, batches):
             for m in re.finditer(r"^kpis\t(\w+)\t(\S+)$", result.stdout, re.MULTILINE)}
 
 
-@pytest.mark.parametrize("path", ["fast", "plain"])
+# the fast path's run is the Book's whole CE job (78 batches): the slow tier; the plain path's, 3 batches
+@pytest.mark.parametrize("path", [pytest.param("fast", marks=pytest.mark.slow), "plain"])
 def test_ce_run_prints_the_books_first_line_and_lands_on_its_kpis(shared_mnist, tmp_path, run, path):
     full = path in FULL_RUNS
     batches = len(BOOK["d_losses"]) if full else EARLY

@@ -140,6 +140,7 @@ def load_parameter(output, name):
         return np.array(paddle.static.global_scope().find_var(name).get_tensor())
 
 
+@pytest.mark.slow  # two runs and a resume
 def test_a_run_whose_data_folder_moved_resumes_from_the_new_one_if_its_data_is_the_same(
         tiny_mnist, tmp_path, run):
     old, new = tmp_path / "data", tmp_path / "moved"

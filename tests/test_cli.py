@@ -20,15 +20,6 @@ LOSS_LINE = re.compile(r"^Epoch ID=(\d+) Batch ID=(\d+) D-Loss=(\S+) DG-Loss=(\S
 KPI_LINE = re.compile(r"^kpis\t(dcgan_[dg]_train_cost)\t(\S+)$", re.M)
 
 
-@pytest.fixture(scope="module")
-def ce_run(tiny_mnist, tmp_path_factory, run):
-    """Two uninterrupted epochs in continuous-evaluation mode."""
-    output = tmp_path_factory.mktemp("ce_run")
-    result = run(*ce_args(tiny_mnist, output, 2))
-    assert result.returncode == 0, result.stderr
-    return output, result
-
-
 def test_training_prints_the_configuration_then_the_chapters_loss_lines_with_progress(ce_run):
     _, result = ce_run
     assert result.stdout.startswith("-----------  Configuration Arguments -----------\n")
@@ -119,6 +110,18 @@ def test_generate_draws_the_saved_generators_digits_of_fresh_noise_and_shows_the
     assert not np.array_equal(np.load(os.path.join(output, "generated.npy")), digits)  # new noise
 
 
+def test_a_checkpoint_is_saved_every_few_minutes_within_an_epoch_and_said(tiny_mnist, tmp_path, run):
+    # 0.0001 minutes: after every batch but an epoch's last, whose end saves anyway
+    result = run(*ce_args(tiny_mnist, tmp_path, 1), "--save_every_minutes", 0.0001)
+    assert result.returncode == 0, result.stderr
+    saved = re.findall(r"^checkpoint saved to (\S+) at epoch (\d+) batch (\d+), after \dh\d\dm\d\ds of "
+                       r"training$", result.stdout, re.MULTILINE)
+    path = str(tmp_path / "checkpoint.npz")
+    assert saved == [(path, "0", "1"), (path, "0", "2")]
+    state = checkpoint(tmp_path)
+    assert (int(state["state/epoch"]), int(state["state/batch"])) == (1, 0)
+
+
 def test_resuming_after_an_epoch_ends_exactly_where_an_uninterrupted_run_does(
         ce_run, tiny_mnist, tmp_path, run):
     output, uninterrupted = ce_run
@@ -136,7 +139,9 @@ def test_resuming_after_an_epoch_ends_exactly_where_an_uninterrupted_run_does(
         np.testing.assert_array_equal(frame, expected)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+# one handler takes every signal: Ctrl-C in the fast tier, the others in the slow one
+@pytest.mark.parametrize("signum", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow),
+                                    pytest.param(signal.SIGHUP, marks=pytest.mark.slow)],
                          ids=["Ctrl-C", "SIGTERM", "SIGHUP"])
 def test_a_stop_signal_saves_everything_and_the_run_resumes_exactly(ce_run, tiny_mnist, tmp_path, run,
                                                                     signum):

@@ -84,6 +84,7 @@ with paddle.static.scope_guard(paddle.static.Scope()):
 """.format(root=ROOT)
 
 
+@pytest.mark.slow  # trains in this process after drawing
 @pytest.mark.skipif(not fast_cpu.onednn_available(), reason="this paddle has no oneDNN here")
 def test_drawing_on_the_fast_route_leaves_onednn_training_in_the_same_process_intact(tiny_mnist, tmp_path):
     """A predictor run on the training thread leaves oneDNN state behind with which conv2d_grad crashed

@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 
-from conftest import TINY_BATCH, assert_one_line_error, fingerprint
+from conftest import TINY_BATCH, assert_one_line_error, fingerprint, run_main
 from dcgan_port import output_folder
 
 
@@ -15,42 +15,42 @@ def new_run(run, data, output, *flags):
                "--output", output, *flags)
 
 
-def test_a_new_run_into_a_finished_run_is_refused_and_leaves_every_byte(saved_run, tiny_mnist, run):
+def test_a_new_run_into_a_finished_run_is_refused_and_leaves_every_byte(saved_run, tiny_mnist):
     before = fingerprint(saved_run)
-    result = new_run(run, tiny_mnist, saved_run)
+    result = new_run(run_main, tiny_mnist, saved_run)
     assert_one_line_error(result, "--output {} holds an earlier run".format(saved_run),
                           "a checkpoint after 1 epoch(s)", "newest ", "--resume to continue it",
                           "another --output", "--overwrite")
     assert fingerprint(saved_run) == before
 
 
-def test_the_refusal_counts_the_batches_of_an_epoch_cut_short(saved_run, tiny_mnist, tmp_path, run):
+def test_the_refusal_counts_the_batches_of_an_epoch_cut_short(saved_run, tiny_mnist, tmp_path):
     with np.load(saved_run / "checkpoint.npz") as ckpt:
         arrays = {k: ckpt[k] for k in ckpt.files}
     arrays.update({"state/epoch": np.asarray(3), "state/batch": np.asarray(2)})
     np.savez(tmp_path / "checkpoint.npz", **arrays)
-    result = new_run(run, tiny_mnist, tmp_path)
+    result = new_run(run_main, tiny_mnist, tmp_path)
     assert_one_line_error(result, "a checkpoint after 3 epoch(s) and 2 batch(es)", "1 file(s)",
                           "newest checkpoint.npz")
 
 
-def test_grids_of_a_run_killed_before_its_first_save_count_as_a_run(saved_run, tiny_mnist, tmp_path, run):
+def test_grids_of_a_run_killed_before_its_first_save_count_as_a_run(saved_run, tiny_mnist, tmp_path):
     shutil.copy(saved_run / "0000_0000.png", tmp_path / "0000_0000.png")
     before = fingerprint(tmp_path)
-    result = new_run(run, tiny_mnist, tmp_path)
+    result = new_run(run_main, tiny_mnist, tmp_path)
     assert_one_line_error(result, "holds an earlier run (no checkpoint yet, 1 file(s), newest 0000_0000.png")
     assert fingerprint(tmp_path) == before
 
 
-def test_drawn_digits_alone_count_as_a_run(saved_run, tiny_mnist, tmp_path, run):
+def test_drawn_digits_alone_count_as_a_run(saved_run, tiny_mnist, tmp_path):
     (tmp_path / "generated.npy").write_bytes(b"digits")
-    assert_one_line_error(new_run(run, tiny_mnist, tmp_path), "newest generated.npy")
+    assert_one_line_error(new_run(run_main, tiny_mnist, tmp_path), "newest generated.npy")
     assert (tmp_path / "generated.npy").read_bytes() == b"digits"
 
 
-def test_bad_data_is_named_before_the_earlier_run(saved_run, tmp_path, run):
+def test_bad_data_is_named_before_the_earlier_run(saved_run, tmp_path):
     (tmp_path / "data").mkdir()
-    result = new_run(run, tmp_path / "data", saved_run)
+    result = new_run(run_main, tmp_path / "data", saved_run)
     assert_one_line_error(result, "train-images-idx3-ubyte.gz", "the data set is empty")
 
 
@@ -102,9 +102,9 @@ def test_a_new_run_into_a_folder_a_run_is_writing_says_it_is_in_use(saved_run, t
     assert fingerprint(saved_run) == before
 
 
-def test_overwrite_and_resume_together_are_refused(saved_run, tiny_mnist, run):
+def test_overwrite_and_resume_together_are_refused(saved_run, tiny_mnist):
     before = fingerprint(saved_run)
-    result = run("--resume", "--overwrite", "--output", saved_run, "--data_dir", tiny_mnist)
+    result = run_main("--resume", "--overwrite", "--output", saved_run, "--data_dir", tiny_mnist)
     assert_one_line_error(result, "--overwrite: not allowed with --resume")
     assert fingerprint(saved_run) == before
 

@@ -8,7 +8,14 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import assert_one_line_error, fingerprint, idx_bytes, tiny_digits, write_idx
+from conftest import (assert_one_line_error, fingerprint, idx_bytes, run_dc_gan, run_main, tiny_digits,
+                      write_idx)
+
+
+@pytest.fixture
+def run():
+    """Every run here is refused before it trains: dc_gan.main in this process (conftest.run_main)."""
+    return run_main
 
 
 @pytest.mark.parametrize("flags, fragments", [
@@ -61,8 +68,8 @@ def test_offline_without_cached_mnist_says_which_files_from_where(tmp_path, run)
     home = tmp_path / "home"
     home.mkdir()
     unreachable = "http://127.0.0.1:9/mnist/"  # the discard port: refused at once
-    result = run("--mnist_url", unreachable, "--output", tmp_path / "out", timeout=120,
-                 env=dict(os.environ, HOME=str(home)))
+    result = run_dc_gan("--mnist_url", unreachable, "--output", tmp_path / "out", timeout=120,
+                        env=dict(os.environ, HOME=str(home)))  # a process of its own: its own HOME
     assert_one_line_error(result, "could not be downloaded",
                           unreachable + "train-images-idx3-ubyte.gz",
                           "train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz",

@@ -43,6 +43,7 @@ def test_split_only(tmp_path):
     return folder
 
 
+@pytest.mark.slow  # the real split; test_cli runs the same commands on the tiny set
 def test_the_first_run_offline_then_its_resume_and_generate_work_as_written(test_split_only, tmp_path):
     online, offline, resume, generate = readme_commands()
     assert offline[:len(online)] == online  # the same run, with the data folder

@@ -25,6 +25,7 @@ import pytest
 from conftest import ROOT, SHARED_MNIST, read
 from dcgan_port.data import MNIST_URL
 
+pytestmark = pytest.mark.slow  # minutes of building and running the image
 STANDIN_SCRIPT = os.path.join(ROOT, "tests", "image", "make_standin_base.sh")
 _spec = importlib.util.spec_from_file_location("bench_cpu", os.path.join(ROOT, "bench", "cpu.py"))
 bench_cpu = importlib.util.module_from_spec(_spec)

@@ -11,7 +11,7 @@ import PIL.Image
 import PIL.ImageOps
 import pytest
 
-from conftest import assert_one_line_error, checkpoint, fingerprint, tiny_digits, write_idx
+from conftest import assert_one_line_error, checkpoint, fingerprint, run_main, tiny_digits, write_idx
 from dcgan_port import data
 from dcgan_port.data import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, load_training_images
 from dcgan_port.errors import UsageError
@@ -174,11 +174,11 @@ def test_an_idx_file_replaced_by_a_fifo_is_named_not_read(tmp_path, hang_guard):
         data.read_idx(str(tmp_path / "train-images-idx3-ubyte.gz"), IDX_IMAGES_MAGIC)
 
 
-def test_an_empty_idx_set_is_an_empty_data_set_and_no_output_is_made(tmp_path, run):
+def test_an_empty_idx_set_is_an_empty_data_set_and_no_output_is_made(tmp_path):
     (tmp_path / "data").mkdir()
     write_idx(tmp_path / "data" / "train-images-idx3-ubyte.gz", np.zeros((0, 28, 28)), IDX_IMAGES_MAGIC)
     write_idx(tmp_path / "data" / "train-labels-idx1-ubyte.gz", np.zeros(0), IDX_LABELS_MAGIC)
-    result = run("--data_dir", tmp_path / "data", "--output", tmp_path / "out")
+    result = run_main("--data_dir", tmp_path / "data", "--output", tmp_path / "out")
     assert_one_line_error(result, "train-images-idx3-ubyte.gz holds 0 images: the data set is empty")
     assert "--batch_size" not in result.stderr
     assert not (tmp_path / "out").exists()
@@ -236,8 +236,8 @@ def test_a_folder_of_images_trains_saves_its_grids_and_resumes(pictures, tmp_pat
     assert len(checkpoint(tmp_path)["state/d_losses"]) == 2 * 4
 
 
-def test_a_folder_with_fewer_images_than_a_batch(pictures, tmp_path, run):
-    result = run("--data_dir", pictures, "--batch_size", 64, "--output", tmp_path / "out")
+def test_a_folder_with_fewer_images_than_a_batch(pictures, tmp_path):
+    result = run_main("--data_dir", pictures, "--batch_size", 64, "--output", tmp_path / "out")
     assert_one_line_error(result, "--batch_size 64 is larger than the 40 images of {}".format(pictures))
     assert not (tmp_path / "out").exists()
 
@@ -253,15 +253,16 @@ def test_resuming_on_a_folder_whose_images_changed_is_refused(pictures, tmp_path
         inverted = PIL.ImageOps.invert(picture.convert("RGB"))
     inverted.save(mine / "b" / first)  # as many images, one of them other
     before = fingerprint(tmp_path / "out")
-    result = run("--resume", "--output", tmp_path / "out")
+    result = run_main("--resume", "--output", tmp_path / "out")
     assert_one_line_error(result, "was trained on other images than these 40", "pass the same data")
     for name in sorted(os.listdir(mine / "a"))[:10]:
         os.remove(mine / "a" / name)
-    result = run("--resume", "--output", tmp_path / "out")
+    result = run_main("--resume", "--output", tmp_path / "out")
     assert_one_line_error(result, "was trained on 40 images, this data has 30")
     assert fingerprint(tmp_path / "out") == before
 
 
+@pytest.mark.slow  # a run and its resume
 def test_the_output_folder_inside_the_data_folder_is_not_read_as_training_images(pictures, tmp_path,
                                                                                  run):
     mine = tmp_path / "mine"
@@ -273,5 +274,5 @@ def test_the_output_folder_inside_the_data_folder_is_not_read_as_training_images
     resumed = run("--resume", "--epoch", 2, "--output", mine / "run")
     assert resumed.returncode == 0, resumed.stderr
     assert "reading 40 image files" in resumed.stdout and "Epoch ID=1 Batch ID=0 " in resumed.stdout
-    inside = run("--data_dir", mine / "run", "--output", mine / "run", "--batch_size", 2)
+    inside = run_main("--data_dir", mine / "run", "--output", mine / "run", "--batch_size", 2)
     assert_one_line_error(inside, "is the --output folder", "pass another --output")

@@ -20,6 +20,7 @@ from dcgan_port import data, drawing, output_folder
 from conftest import (ROOT, TINY_COUNT, assert_one_line_error, assert_same_training, ce_args,
                       checkpoint, fingerprint, tiny_digits, write_idx)
 
+pytestmark = pytest.mark.slow  # runs killed, saves refused, downloads, digits drawn by the 100,000
 SAVED = ("checkpoint.npz", "generator.pdmodel", "generator.pdiparams")
 
 
@@ -47,12 +48,9 @@ def read_until(process, prefix):
         prefix, seen, process.stderr.read()))
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tiny_mnist, tmp_path_factory, run):
-    output = tmp_path_factory.mktemp("uninterrupted")
-    result = run(*ce_args(tiny_mnist, output, 2))
-    assert result.returncode == 0, result.stderr
-    return output
+@pytest.fixture
+def uninterrupted(ce_run):
+    return ce_run[0]
 
 
 def test_checkpoints_within_an_epoch_resume_there_after_a_kill_bit_for_bit(

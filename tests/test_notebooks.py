@@ -206,6 +206,7 @@ def cell_holding(nb, fragment):
     return cell
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_run_all_prints_the_loss_lines_with_progress_and_no_error(executed, name):
     path, output = executed[name]
@@ -219,6 +220,7 @@ def test_run_all_prints_the_loss_lines_with_progress_and_no_error(executed, name
     assert sorted(p.name for p in output.glob("0000_*.png")) == ["0000_0000.png", "0000_0010.png"]
 
 
+@pytest.mark.slow
 def test_run_all_into_a_folder_holding_a_run_refuses_in_one_line_and_keeps_it(executed, tmp_path):
     _, output = executed[NOTEBOOKS[0]]
     kept = {name: md5 for name, md5 in fingerprint(output).items() if not name.startswith("generated.")}
@@ -235,6 +237,7 @@ def test_run_all_into_a_folder_holding_a_run_refuses_in_one_line_and_keeps_it(ex
     assert {name: md5 for name, md5 in fingerprint(output).items() if name in kept} == kept
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_run_all_shows_the_loss_curve_the_film_and_the_last_grid(executed, name):
     path, output = executed[name]
@@ -254,6 +257,7 @@ def test_run_all_shows_the_loss_curve_the_film_and_the_last_grid(executed, name)
     assert drawn.size == Image.open(output / "generated.png").size
 
 
+@pytest.mark.slow
 def test_interrupting_the_kernel_while_it_trains_finishes_the_batch_and_saves(tmp_path):
     """Jupyter's Interrupt (SIGINT to the kernel) during the training cell, as the notebook's text says:
     the batch is finished, everything saved, the cell ends without a traceback, status 130."""
@@ -302,6 +306,7 @@ def page(executed):
         yield driver, url, token
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_the_executed_notebook_renders_in_chromium(page, name):
     driver, url, token = page
@@ -313,6 +318,7 @@ def test_the_executed_notebook_renders_in_chromium(page, name):
     assert len(seen["pictures"]) >= 4 and all(w > 100 and h > 100 for w, h in seen["pictures"])
 
 
+@pytest.mark.slow
 def test_the_page_without_the_token_shows_no_notebook(page):
     driver, url, token = page
     driver.delete_all_cookies()  # those the visits with the token left

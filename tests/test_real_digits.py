@@ -18,6 +18,7 @@ def test_the_shared_split_reads_as_ten_thousand_scaled_digits(shared_mnist):
     assert (images.mean() + 1) / 2 * 255 == pytest.approx(33.79, abs=0.01)
 
 
+@pytest.mark.slow  # 25 iterations at batch 64 on the plain path
 def test_a_short_real_training_moves_both_networks(shared_mnist):
     images = load_mnist("test", shared_mnist)
     paddle.enable_static()

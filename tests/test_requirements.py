@@ -91,6 +91,7 @@ def package_index(tmp_path_factory):
                     "supported platform needs it")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("python, platform", SUPPORTED)
 def test_every_supported_row_resolves_to_wheels_on_the_package_index(package_index, python,
                                                                       platform, tmp_path):
@@ -110,6 +111,7 @@ def test_the_gpu_requirements_are_the_cpu_ones_but_for_paddle():
     assert gpu == ["paddlepaddle-gpu==2.6.2"]
 
 
+@pytest.mark.slow
 def test_the_gpu_requirements_resolve_to_the_cuda_build_and_never_the_cpu_one(package_index, tmp_path):
     """Linux x86-64, Python 3.11 (pip may fetch the 759 MB wheel to read it)."""
     result = resolve("3.11", "manylinux2014_x86_64", tmp_path, "requirements-gpu.txt")
@@ -128,6 +130,7 @@ def test_the_notebook_requirements_are_the_cpu_ones_and_jupyter(python, platform
         requirements_for(python, platform) + NOTEBOOK_PACKAGES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("python, platform", SUPPORTED)
 def test_the_notebook_requirements_resolve_to_wheels_on_every_supported_row(package_index, python,
                                                                             platform, tmp_path):

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY_BATCH, assert_one_line_error, checkpoint
+from conftest import ROOT, assert_one_line_error, checkpoint
 import dc_gan
 from dcgan_port import output_folder
 from dcgan_port.stopping import STOP_SIGNALS, Stopped
@@ -51,15 +51,6 @@ def leftovers(folder):
     return [name for name in os.listdir(folder) if output_folder.LEFTOVER.search(name)]
 
 
-@pytest.fixture(scope="module")
-def trained(tiny_mnist, tmp_path_factory, run):
-    """A finished tiny run: its generator draws, its checkpoint resumes."""
-    output = tmp_path_factory.mktemp("trained")
-    result = run("--data_dir", tiny_mnist, "--batch_size", TINY_BATCH, "--epoch", 1, "--output", output)
-    assert result.returncode == 0, result.stderr
-    return output
-
-
 def test_a_closed_standard_output_finishes_the_batch_saves_and_says_so_on_stderr(tiny_mnist, tmp_path):
     # batches of 8: loss lines at batches 0 and 10 of 12; the reader goes away after the first
     process = start("--data_dir", tiny_mnist, "--batch_size", 8, "--epoch", 3, "--output", tmp_path)
@@ -76,9 +67,8 @@ def test_a_closed_standard_output_finishes_the_batch_saves_and_says_so_on_stderr
     assert os.path.isfile(tmp_path / "generator.pdiparams") and leftovers(tmp_path) == []
 
 
-def test_a_second_signal_stops_at_once_and_keeps_the_last_complete_save(trained, tiny_mnist, tmp_path):
-    shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
-    process = start("--resume", "--epoch", 1000, "--output", tmp_path)
+def test_a_second_signal_stops_at_once_and_keeps_the_last_complete_save(saved_run_copy):
+    process = start("--resume", "--epoch", 1000, "--output", saved_run_copy)
     read_until(process, "Epoch ID=")
     process.send_signal(signal.SIGTERM)
     first_answer = process.stderr.readline()  # the rest of the batch and the save (a second) to come
@@ -89,8 +79,8 @@ def test_a_second_signal_stops_at_once_and_keeps_the_last_complete_save(trained,
     assert "Traceback" not in errors
     assert errors.splitlines()[-1] == ("dc_gan.py: stopped by SIGTERM: the last complete save is "
                                        "kept")
-    assert leftovers(tmp_path) == []
-    assert int(checkpoint(tmp_path)["state/epoch"]) >= 1  # whole: the old one or a new one
+    assert leftovers(saved_run_copy) == []
+    assert int(checkpoint(saved_run_copy)["state/epoch"]) >= 1  # whole: the old one or a new one
 
 
 def test_a_second_signal_inside_an_import_still_stops_in_one_line(monkeypatch, tmp_path, capsys):
@@ -130,9 +120,9 @@ def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist
     assert not (tmp_path / "out").exists()
 
 
-def test_a_stop_while_drawing_leaves_no_generated_file(trained, tmp_path):
+def test_a_stop_while_drawing_leaves_no_generated_file(saved_run, tmp_path):
     for name in ("generator.pdmodel", "generator.pdiparams"):
-        shutil.copy(trained / name, tmp_path / name)
+        shutil.copy(saved_run / name, tmp_path / name)
     process = start("--generate", 300000, "--output", tmp_path)  # 940 MB: it draws for a while
     wait_for(lambda: any(name.startswith("generated.npy.tmp") for name in os.listdir(tmp_path)))
     process.send_signal(signal.SIGINT)  # while the digits are being written
@@ -176,19 +166,17 @@ def test_a_replaced_file_is_on_disk_before_it_replaces_the_old_one(tmp_path, mon
 
 
 @pytest.mark.skipif(os.name == "nt", reason="Windows keeps a lock file, which it lets nobody delete")
-def test_the_folder_itself_is_locked_so_deleting_files_lets_no_second_run_in(trained, tiny_mnist,
-                                                                             tmp_path, run):
-    shutil.copytree(trained, tmp_path, dirs_exist_ok=True)
-    first = start("--resume", "--epoch", 1000, "--output", tmp_path)
+def test_the_folder_itself_is_locked_so_deleting_files_lets_no_second_run_in(saved_run_copy, run):
+    first = start("--resume", "--epoch", 1000, "--output", saved_run_copy)
     try:
         read_until(first, "Epoch ID=")
-        for name in os.listdir(tmp_path):
+        for name in os.listdir(saved_run_copy):
             if name.startswith("."):
-                os.remove(tmp_path / name)
-        second = run("--resume", "--epoch", 1000, "--output", tmp_path, timeout=600)
-        assert_one_line_error(second, "--output {} is in use by another run".format(tmp_path))
+                os.remove(saved_run_copy / name)
+        second = run("--resume", "--epoch", 1000, "--output", saved_run_copy, timeout=600)
+        assert_one_line_error(second, "--output {} is in use by another run".format(saved_run_copy))
     finally:
         first.kill()
         first.communicate()
-    assert not os.path.exists(tmp_path / output_folder.LOCK_FILE)
-    assert np.isfinite(checkpoint(tmp_path)["state/d_losses"]).all()
+    assert not os.path.exists(saved_run_copy / output_folder.LOCK_FILE)
+    assert np.isfinite(checkpoint(saved_run_copy)["state/d_losses"]).all()
