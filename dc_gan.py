@@ -10,22 +10,23 @@ package dcgan_port beside this file, one module per concern.
     python dc_gan.py --resume             # continue from ./output_dcgan/checkpoint.npz
     python dc_gan.py --generate 64        # draw 64 digits with the saved generator
 """
-import functools
 import sys
 import time
 from typing import NamedTuple
 
-import dcgan_port  # noqa: F401  (first: it readies paddle 3.x and matplotlib for the chapter's code)
+import dcgan_port  # first: it readies paddle 3.x's static graph and matplotlib for the chapter's code
 import matplotlib.pyplot as plt
 import numpy as np
 import PIL.Image
 import six
 import paddle
 
-from dcgan_port import checkpoints, data, drawing, fast_cpu, limits, output_folder, training_start
+from dcgan_port import (checkpoints, data, drawing, fast_cpu, ir_choice, limits, output_folder,
+                        training_start)
 from dcgan_port.command_line import BOOLEAN, OneLineParser, print_arguments
 from dcgan_port.errors import UsageError
 from dcgan_port.pictures import grid_path, image_grid
+from dcgan_port.static_graph import activate, choose_cudnn, clone, fc as fully_connected
 from dcgan_port.stopping import StopRequests, Stopped, stop_behind
 from dcgan_port.training_run import TrainingRun
 
@@ -74,50 +75,44 @@ def display_image(epoch_no, batch_id, output=output):
 # Networks: the chapter's layer helpers, the discriminator D and the generator G
 # ---------------------------------------------------------------------------------------------------
 def bn(x, name, act="relu"):
-    return paddle.static.nn.batch_norm(
-        x,
+    x = paddle.nn.BatchNorm(
+        x.shape[1],
         param_attr=name + "1",
         bias_attr=name + "2",
         moving_mean_name=name + "3",
-        moving_variance_name=name + "4",
-        name=name,
-        act=act)
+        moving_variance_name=name + "4")(x)
+    return activate(x, act)
 
 
-def conv(x, num_filters, name, act=None, use_cudnn=use_cudnn):
+def conv(x, num_filters, name, act=None):
     """fluid.nets.simple_img_conv_pool: 5x5 convolution with its activation, then 2x2 max-pool."""
-    x = paddle.static.nn.conv2d(
-        x,
-        num_filters=num_filters,
-        filter_size=5,
-        param_attr=name + "w",
-        bias_attr=name + "b",
-        use_cudnn=use_cudnn,
-        act=act)
-    x = paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2)
-    x.block.ops[-1]._set_attr("use_cudnn", use_cudnn)  # simple_img_conv_pool gave it to the pool too
-    return x
+    x = paddle.nn.Conv2D(
+        x.shape[1],
+        num_filters,
+        kernel_size=5,
+        weight_attr=name + "w",
+        bias_attr=name + "b")(x)
+    x = activate(x, act)
+    return paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2)
 
 
 def fc(x, num_filters, name, act=None):
-    return paddle.static.nn.fc(
+    return fully_connected(  # paddle.static.nn.fc (dcgan_port.static_graph)
         x, size=num_filters, activation=act, weight_attr=name + "w", bias_attr=name + "b")
 
 
 def deconv(x, num_filters, name, filter_size=5, stride=2, dilation=1, padding=2,
-           output_size=None, act=None, use_cudnn=use_cudnn):
-    return paddle.static.nn.conv2d_transpose(
-        x,
-        num_filters=num_filters,
-        output_size=output_size,
-        filter_size=filter_size,
+           output_size=None, act=None):
+    x = paddle.nn.Conv2DTranspose(
+        x.shape[1],
+        num_filters,
+        kernel_size=filter_size,
         stride=stride,
         dilation=dilation,
         padding=padding,
-        param_attr=name + "w",
-        bias_attr=name + "b",
-        use_cudnn=use_cudnn,
-        act=act)
+        weight_attr=name + "w",
+        bias_attr=name + "b")(x, output_size=output_size)
+    return activate(x, act)
 
 
 def D(x, raw_logits=False, conv=conv):
@@ -162,7 +157,8 @@ class Programs(NamedTuple):
     label: paddle.static.Variable
     noise: paddle.static.Variable
     g_img: paddle.static.Variable
-    g_img_test: paddle.static.Variable  # g_img in g_program_test
+    noise_test: paddle.static.Variable  # noise and g_img in g_program_test
+    g_img_test: paddle.static.Variable
     d_logit: paddle.static.Variable
     d_loss: paddle.static.Variable
     dg_logit: paddle.static.Variable
@@ -176,10 +172,8 @@ def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cud
     since D runs in training mode inside dg_program as in the chapter, G's and D's batch-norm statistics.
     fast: D and G train with the CPU fast path's forms of conv and deconv, which compute the same layers
     (dcgan_port.fast_cpu); g_program_test, which becomes the saved model, is the chapter's G either way."""
-    chapter_conv = functools.partial(conv, use_cudnn=use_cudnn)
-    chapter_deconv = functools.partial(deconv, use_cudnn=use_cudnn)
-    train_conv = fast_cpu.conv_with_indexed_pool if fast else chapter_conv
-    train_deconv = fast_cpu.deconv_via_conv2d if fast else chapter_deconv
+    train_conv = fast_cpu.conv_with_indexed_pool if fast else conv
+    train_deconv = fast_cpu.deconv_via_conv2d if fast else deconv
     startup = paddle.static.Program()
     if seed is not None:
         startup.random_seed = seed
@@ -198,7 +192,7 @@ def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cud
             noise = paddle.static.data(name="noise", shape=[None, NOISE_SIZE], dtype="float32")
             g_img = G(x=noise, deconv=train_deconv)
 
-            g_program = dg_program.clone()
+            g_program, g_program_img = clone(dg_program, g_img)  # the legacy IR: g_img itself
 
             dg_logit = D(g_img, raw_logits, conv=train_conv)
             # all-ones labels as large as the batch: fluid's fill_constant_batch_size_like
@@ -207,22 +201,25 @@ def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cud
         # The chapter clones g_program_test from dg_program above; the same G is built here with the
         # chapter's deconv, sharing G's parameters by name, so that the saved model is the chapter's ops.
         with paddle.static.program_guard(g_program_test, paddle.static.Program()):
-            g_img_test = G(paddle.static.data(name="noise", shape=[None, NOISE_SIZE], dtype="float32"),
-                           deconv=chapter_deconv)
-        g_program_test = g_program_test.clone(for_test=True)
+            noise_test = paddle.static.data(name="noise", shape=[None, NOISE_SIZE], dtype="float32")
+            g_img_test = G(noise_test)
+        g_program_test, noise_test, g_img_test = clone(g_program_test, noise_test, g_img_test,
+                                                       for_test=True)
 
         opt = paddle.optimizer.Adam(learning_rate=LEARNING_RATE)
         with paddle.static.program_guard(d_program, startup):
             opt.minimize(d_loss)
-        g_parameters = [p.name for p in g_program.global_block().all_parameters()]
-        d_parameters = {p.name for p in d_program.global_block().all_parameters()}
+        g_names = {p.name for p in g_program.global_block().all_parameters()}
+        dg_parameters = dg_program.global_block().all_parameters()
         with paddle.static.program_guard(dg_program, startup):
             # fluid also computed dg_loss's gradients for D's parameters and dropped them unused;
             # stopping there computes the same G step with less work
-            opt.minimize(dg_loss, parameters=g_parameters, no_grad_set=d_parameters)
+            opt.minimize(dg_loss, parameters=[p for p in dg_parameters if p.name in g_names],
+                         no_grad_set={p for p in dg_parameters if p.name not in g_names})
+    choose_cudnn(use_cudnn, d_program, dg_program, g_program, g_program_test)
 
-    return Programs(startup, d_program, dg_program, g_program, g_program_test,
-                    img, label, noise, g_img, g_img_test, d_logit, d_loss, dg_logit, dg_loss, fast)
+    return Programs(startup, d_program, dg_program, g_program, g_program_test, img, label, noise,
+                    g_program_img, noise_test, g_img_test, d_logit, d_loss, dg_logit, dg_loss, fast)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -316,7 +313,7 @@ def train(settings, stop):
 
 def generate(settings):
     """Draw settings.generate digits with the generator saved in settings.output."""
-    checkpoints.generator_prefix(settings.output)  # there is one to draw with, before touching the folder
+    checkpoints.generator_program(settings.output)  # there is one to draw with, before touching the folder
     limits.check_drawing(settings)  # threads, the disk space for the digits, names taken by folders
     place = make_place(settings.use_gpu)
     with output_folder.claimed(settings.output, create=False):
@@ -383,7 +380,8 @@ def main(argv=None):
             settings = parse_args(argv)
             if settings.resume and settings.generate is None:
                 settings = checkpoints.resumed_settings(settings)
-            print_arguments(settings)
+            print_arguments(settings, static_graph=dcgan_port.IR.described)
+            ir_choice.check(dcgan_port.IR)  # one line for a choice that cannot work, or a note
             paddle.enable_static()
             limits.check_threads(settings.num_threads)  # before paddle is told: 2**40 breaks its binding
             if not settings.use_gpu:

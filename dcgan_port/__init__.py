@@ -1,6 +1,8 @@
 """What this port adds to the Book chapter's dc_gan.py, one module per concern. dc_gan.py calls them; none
 of them imports dc_gan: the chapter's constants reach them as arguments.
 
+    ir_choice       which of paddle's static graphs builds the programs, legacy IR or PIR, before import
+    static_graph    what differs between the two graphs for the chapter's programs, in one place
     fast_cpu        the fast CPU path: oneDNN kernels, all cores, the same layers in faster forms
     fast_gradients  the fast CPU path's slow backward ops replaced by faster forms of the same values
     data            MNIST: the IDX files, read from a folder or downloaded and md5-checked
@@ -34,7 +36,7 @@ from dcgan_port import stopping
 if os.path.basename(getattr(sys.modules["__main__"], "__file__", "") or "") == "dc_gan.py":
     stopping.stop_at_once_while_starting()  # until dc_gan.main() takes the signals over
 
-from dcgan_port import caches
+from dcgan_port import caches, ir_choice
 
 # matplotlib needs writable folders of its own, which a read-only ~ lacks (dcgan_port.caches)
 caches.give_matplotlib_a_writable_folder()
@@ -42,16 +44,20 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("agg")  # pictures are written to files, on machines without a screen too
 
-# Paddle 3.x builds programs in its new IR by default, where the legacy static layers the chapter uses
-# (conv2d, batch_norm, ...) are not supported. It must be off before paddle is imported.
-os.environ["FLAGS_enable_pir_api"] = "0"
+# Paddle 3.x builds static programs in PIR or in the legacy IR as FLAGS_enable_pir_api says when it is
+# imported: the user's setting, else this port's choice (dcgan_port.ir_choice).
+IR = ir_choice.choose_for_this_process(os.environ)
 os.environ.setdefault("GLOG_minloglevel", "1")  # keep the executor's INFO chatter out of the loss lines
 
-# Paddle 3.x warns at import about a C++ build cache that training never uses, and the chapter's static
-# layers are deprecated there in favour of dynamic-graph ones: this port keeps them on purpose.
+# Paddle 3.x warns at import about a C++ build cache that training never uses; and in PIR its own backward
+# (and ones_like) asks a value for a place that PIR values do not have, and warns about its own question.
 warnings.filterwarnings("ignore", message="No ccache found")
-warnings.filterwarnings("ignore", message=r'(?s).*API "paddle\.static\.nn\.')
+warnings.filterwarnings("ignore", message="Tensor do not have 'place' interface for pir graph mode")
 
 # `import paddle` makes ~/.cache/paddle/dataset and fails where it cannot (a read-only container, a ~/.cache
 # owned by root): the cache then lives in a folder that can be written, if any (dcgan_port.caches).
 caches.import_paddle_with_a_writable_cache()
+
+from dcgan_port import static_graph  # noqa: E402
+
+IR = ir_choice.check_paddle_agrees(IR, static_graph.pir_in_use())

@@ -192,9 +192,7 @@ def set_book_initial_values(place, *programs, scope=None, seed=BOOK_RANDOM_SEED)
         scope = paddle.static.global_scope()
     names = set()
     for program in programs:
-        names.update(p.name for p in program.global_block().all_parameters())
-        names.update(v.name for v in program.list_vars()
-                     if v.persistable and re.fullmatch(r"bn\d[34]", v.name))
+        names.update(program.state_dict("param"))  # batch norm's moving statistics are among them
     stream = Stream(seed)
     for name in sorted(names):
         tensor = scope.find_var(name).get_tensor()

@@ -4,10 +4,10 @@ import os
 import numpy as np
 import paddle
 
-from dcgan_port import output_folder, settings as run_settings
+from dcgan_port import output_folder, settings as run_settings, static_graph
 from dcgan_port.errors import UsageError
-from dcgan_port.output_folder import (CHECKPOINT_FILE, GENERATOR_PREFIX, atomic_write, newest,
-                                      replaced_whole, run_files, save_failed, temporary_path)
+from dcgan_port.output_folder import (CHECKPOINT_FILE, GENERATOR_PREFIX, GENERATOR_PROGRAM, atomic_write,
+                                      newest, replaced_whole, run_files, save_failed, temporary_path)
 
 # the loop's state every checkpoint holds, as state/NAME (later versions add data_fingerprint)
 REQUIRED_LOOP_STATE = ("epoch", "batch", "order", "const_n", "d_losses", "dg_losses")
@@ -56,11 +56,7 @@ def check_new_run(output, overwrite):
 def persistable_names(*programs):
     """Everything training changes: parameters, Adam moments and beta powers, learning rates, batch-norm
     moving statistics."""
-    kinds = (paddle.base.core.VarDesc.VarType.FEED_MINIBATCH,
-             paddle.base.core.VarDesc.VarType.FETCH_LIST,
-             paddle.base.core.VarDesc.VarType.READER)
-    return sorted({v.name for p in programs for v in p.list_vars()
-                   if v.persistable and v.type not in kinds})
+    return sorted({name for program in programs for name in program.state_dict("all")})
 
 
 def rng_arrays():
@@ -141,22 +137,28 @@ def resumed_settings(settings):
 
 def save_generator(output, exe, progs):
     """Save G (g_program_test: batch norm on its moving statistics) as a Paddle inference model, its two
-    files replaced whole."""
+    files replaced whole; the program as this static graph saves it, the other graph's removed."""
     prefix = os.path.join(output, GENERATOR_PREFIX)
+    graph = "pir" if static_graph.pir_in_use() else "legacy"
+    program = GENERATOR_PROGRAM[graph]
     tmp = temporary_path(prefix)
     try:
-        with replaced_whole([prefix + ".pdiparams", prefix + ".pdmodel"],
-                            [tmp + ".pdiparams", tmp + ".pdmodel"]):
-            paddle.static.save_inference_model(tmp, [progs.noise], [progs.g_img_test], exe,
+        with replaced_whole([prefix + ".pdiparams", prefix + program], [tmp + ".pdiparams", tmp + program]):
+            paddle.static.save_inference_model(tmp, [progs.noise_test], [progs.g_img_test], exe,
                                                program=progs.g_program_test)
+        for other in GENERATOR_PROGRAM.values():
+            if other != program and os.path.isfile(prefix + other):
+                os.remove(prefix + other)  # an earlier save's, from the other graph
     except OSError as e:
         raise save_failed(prefix + ".pdiparams", e)
 
 
-def generator_prefix(output):
-    """The saved generator's path prefix, or the one-line error saying how to make one."""
+def generator_program(output):
+    """The saved generator's program file (.pdmodel or PIR's .json; the newer, if a save was cut between
+    the two), or the one-line error saying how to make one."""
     prefix = os.path.join(output, GENERATOR_PREFIX)
-    if not os.path.isfile(prefix + ".pdmodel"):
-        raise UsageError("no saved generator at {}.pdmodel; train first (python dc_gan.py --output "
-                         "{})".format(prefix, output))
-    return prefix
+    saved = [prefix + suffix for suffix in GENERATOR_PROGRAM.values() if os.path.isfile(prefix + suffix)]
+    if not saved:
+        raise UsageError("no saved generator at {}.pdmodel (or .json); train first (python dc_gan.py "
+                         "--output {})".format(prefix, output))
+    return max(saved, key=os.path.getmtime)

@@ -50,9 +50,11 @@ class OneLineParser(argparse.ArgumentParser):
         return args
 
 
-def print_arguments(settings):
-    """The run's configuration as the Book's scripts printed it: a log says how it was made."""
+def print_arguments(settings, static_graph):
+    """The run's configuration as the Book's scripts printed it, and which of paddle's static graphs builds
+    the programs (dcgan_port.ir_choice): a log says how it was made."""
     print("-----------  Configuration Arguments -----------")
     for name, value in sorted(settings.flags().items()):
         print("%s: %s" % (name, value))
+    print("static graph: %s" % static_graph)
     print("------------------------------------------------", flush=True)

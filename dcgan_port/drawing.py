@@ -7,32 +7,34 @@ import re
 import numpy as np
 import paddle
 import paddle.inference
-from paddle.base.data_feeder import convert_dtype
 
-from dcgan_port.checkpoints import generator_prefix
+from dcgan_port.checkpoints import generator_program
 from dcgan_port.errors import UsageError
 from dcgan_port.fast_cpu import onednn_available
 from dcgan_port.limits import usable_cores
 from dcgan_port.output_folder import GENERATED_NPY, GENERATED_PNG, atomic_write
 from dcgan_port.pictures import save_figure, title_that_draws
+from dcgan_port.static_graph import graph_of, saved_in_pir, saved_parameter_bytes
 
 GENERATE_BATCH = 1000  # --generate draws this many digits at a time
 GRID_MAX_DIGITS = 256  # --generate's grid shows at most this many, as the training grids do
 
 
-def executor_generator(prefix, place):
-    """The saved model on paddle's executor and its own kernels, as training runs g_program_test."""
+def executor_generator(program_path, place):
+    """The saved model on paddle's executor and its own kernels, as training runs g_program_test, in the
+    static graph that saved it."""
     exe, scope = paddle.static.Executor(place), paddle.static.Scope()
-    with paddle.static.scope_guard(scope):
+    prefix = os.path.splitext(program_path)[0]
+    with graph_of(program_path), paddle.static.scope_guard(scope):
         program, feed_names, fetch_targets = paddle.static.load_inference_model(prefix, exe)
 
     def draw(noise):
-        with paddle.static.scope_guard(scope):
+        with graph_of(program_path), paddle.static.scope_guard(scope):
             return exe.run(program, feed={feed_names[0]: noise}, fetch_list=fetch_targets)[0]
     return draw
 
 
-def inference_generator(prefix, num_threads):
+def inference_generator(program_path, num_threads):
     """The saved model on Paddle Inference with oneDNN's CPU kernels, where its transposed convolution is
     exact (inference only, with fixed weights) and works on a whole batch at once. The predictor lives on
     a thread of its own: run on the thread that trains, it left oneDNN state behind there with which the
@@ -41,13 +43,13 @@ def inference_generator(prefix, num_threads):
     worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 
     def create():
-        config = paddle.inference.Config(prefix + ".pdmodel", prefix + ".pdiparams")
+        config = paddle.inference.Config(program_path, os.path.splitext(program_path)[0] + ".pdiparams")
         config.disable_gpu()
         config.enable_mkldnn()
         config.set_cpu_math_library_num_threads(num_threads)
         config.disable_glog_info()
-        if hasattr(config, "enable_new_ir"):
-            config.enable_new_ir(False)  # paddle 3.x: the model is a legacy program, as training built it
+        if hasattr(config, "enable_new_ir"):  # paddle 3.x: run it in the graph that saved it
+            config.enable_new_ir(saved_in_pir(program_path))
         return paddle.inference.create_predictor(config)
 
     predictor = worker.submit(create).result()
@@ -65,19 +67,15 @@ def inference_generator(prefix, num_threads):
     return draw
 
 
-def check_parameters_file(prefix):
+def check_parameters_file(program_path):
     """Paddle's loaders take a .pdiparams cut short without a word and draw with what is missing; its
-    size must at least hold the values of every parameter the .pdmodel names."""
-    with open(prefix + ".pdmodel", "rb") as f:
-        program = paddle.static.deserialize_program(f.read())
-    tensors = [v for v in program.list_vars()
-               if v.persistable and v.type == paddle.base.core.VarDesc.VarType.LOD_TENSOR]
-    needed = sum(int(np.prod(v.shape)) * np.dtype(convert_dtype(v.dtype)).itemsize for v in tensors)
-    size = os.path.getsize(prefix + ".pdiparams")
+    size must at least hold the values of every parameter the program names."""
+    needed, count = saved_parameter_bytes(program_path)
+    params = os.path.splitext(program_path)[0] + ".pdiparams"
+    size = os.path.getsize(params)
     if size < needed:
-        raise UsageError("{}.pdiparams is cut short: {} bytes where the values of its {} parameters "
-                         "take {}; train again to save a whole one".format(prefix, size, len(tensors),
-                                                                         needed))
+        raise UsageError("{} is cut short: {} bytes where the values of its {} parameters take {}; train "
+                         "again to save a whole one".format(params, size, count, needed))
 
 
 def load_generator(output, place, *, onednn=True, num_threads=None):
@@ -85,19 +83,19 @@ def load_generator(output, place, *, onednn=True, num_threads=None):
     paddle has oneDNN (unless onednn is false) it runs on Paddle Inference with oneDNN and num_threads
     cores (all by default), several times faster; elsewhere on paddle's executor. Both compute the saved
     model's own ops, to float32 rounding alike (tests/test_drawing.py)."""
-    prefix = generator_prefix(output)
+    program_path = generator_program(output)
     try:
-        check_parameters_file(prefix)
+        check_parameters_file(program_path)
         if onednn and isinstance(place, paddle.CPUPlace) and onednn_available():
-            return inference_generator(prefix, num_threads or usable_cores())
-        return executor_generator(prefix, place)
+            return inference_generator(program_path, num_threads or usable_cores())
+        return executor_generator(program_path, place)
     except (OSError, RuntimeError, ValueError) as e:
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]
         # paddle's own words, "(Kind) what" or "KindError: what", under the Python lines that called it
         reason = next((line for line in lines if re.match(r"\(\w+\) |\w+Error: ", line)),
                       lines[0] if lines else repr(e))
         raise UsageError("cannot load the generator saved at {} ({}); train again to save a whole "
-                         "one".format(prefix, reason[:150]))
+                         "one".format(program_path, reason[:150]))
 
 
 def draw_digits(output, noise, place):
@@ -131,7 +129,7 @@ def generate(settings, place, make_noise, plot):
     atomic_write(npy_path, write_digits, size=count * first.shape[1] * 4, then=again)
     shown_part = " (the first {} shown)".format(GRID_MAX_DIGITS) if count > GRID_MAX_DIGITS else ""
     title = title_that_draws(
-        "{} digits drawn by {}{}".format(count, generator_prefix(output), shown_part),
+        "{} digits drawn by {}{}".format(count, generator_program(output), shown_part),
         instead="{} digits drawn by the generator in --output{}".format(count, shown_part))
     fig = plot(np.array(shown))
     fig.axes[0].set_title(title)

@@ -8,7 +8,8 @@ import numpy as np
 import paddle
 import paddle.base.layer_helper
 
-from dcgan_port import fast_gradients
+from dcgan_port import fast_gradients, static_graph
+from dcgan_port.ir_choice import FLAG
 
 # The ops of the training programs that run on oneDNN's kernels. The others stay on paddle's own kernels
 # (bench/onednn_ops.py measures each; bench/DECISIONS.md#onednn-op-by-op):
@@ -46,9 +47,13 @@ def onednn_available():
 
 
 def wanted(onednn, use_gpu, num_threads):
-    """Whether to train on the fast path: asked for (--onednn), on a CPU, with oneDNN in this build. Where
-    it is missing, say so once."""
+    """Whether to train on the fast path: asked for (--onednn), on a CPU, in the legacy IR, with oneDNN in
+    this build. Where one is missing, say so once."""
     if not onednn or use_gpu:
+        return False
+    if static_graph.pir_in_use():  # no oneDNN training there (bench/DECISIONS.md#pir)
+        print("note: the fast CPU path (oneDNN) trains only in the legacy IR ({}=0): training the "
+              "chapter's programs in PIR on paddle's own kernels with {} threads".format(FLAG, num_threads))
         return False
     if not onednn_available():
         print("note: this paddle has no oneDNN on this machine ({} {}): training on paddle's own CPU "
@@ -102,8 +107,8 @@ def conv_with_indexed_pool(x, num_filters, name, act=None):
     rounding moving such a near-tie). The pool also records where each maximum is, so that its gradient
     is a scatter: paddle's pool2d_grad searches every window again on one thread (and oneDNN's cannot run
     here). Same parameters, created in the chapter's order."""
-    x = paddle.static.nn.conv2d(x, num_filters=num_filters, filter_size=5, param_attr=name + "w",
-                                bias_attr=False)
+    x = paddle.nn.Conv2D(x.shape[1], num_filters, kernel_size=5, weight_attr=name + "w",
+                         bias_attr=False)(x)
     x = paddle.nn.functional.max_pool2d(x, kernel_size=2, stride=2, return_mask=True)[0]
     helper = paddle.base.layer_helper.LayerHelper("conv2d", bias_attr=name + "b", act=act)
     return helper.append_activation(helper.append_bias_op(x, dim_start=1, dim_end=2))

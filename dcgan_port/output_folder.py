@@ -12,8 +12,10 @@ from dcgan_port.errors import UsageError
 
 # What a run writes into its folder, named once for the whole package.
 CHECKPOINT_FILE = "checkpoint.npz"
-GENERATOR_PREFIX = "generator"  # a Paddle inference model: generator.pdmodel + generator.pdiparams
-GENERATOR_FILES = (GENERATOR_PREFIX + ".pdmodel", GENERATOR_PREFIX + ".pdiparams")
+GENERATOR_PREFIX = "generator"  # a Paddle inference model: its program, and its parameters in .pdiparams
+GENERATOR_PROGRAM = {"legacy": ".pdmodel", "pir": ".json"}  # the program as each static graph saves it
+GENERATOR_FILES = tuple(GENERATOR_PREFIX + suffix for suffix in
+                        tuple(GENERATOR_PROGRAM.values()) + (".pdiparams",))
 LOSS_CURVE_FILE = "losses.png"
 FILM_FILE = "progress.gif"
 GRID_FILE = "{:04d}_{:04d}.png"  # the chapter's name of the picture of epoch E, batch B
@@ -24,7 +26,7 @@ SAVED_FILES = (CHECKPOINT_FILE,) + GENERATOR_FILES + (LOSS_CURVE_FILE, FILM_FILE
 RUN_FILES = SAVED_FILES + (GENERATED_NPY, GENERATED_PNG)  # and the grids
 
 LOCK_FILE = ".dc_gan.lock"  # on Windows, held by the run that writes to the folder
-LEFTOVER = re.compile(r"\.tmp\d+(\.pdiparams|\.pdmodel)?$")  # temporary_path() names
+LEFTOVER = re.compile(r"\.tmp\d+(\.pdiparams|\.pdmodel|\.json)?$")  # temporary_path() names
 
 
 def run_files(path):

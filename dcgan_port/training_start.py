@@ -3,7 +3,7 @@ before anything is touched or allocated; then, the programs built, the output fo
 what the run starts from put in place; after the loop, the run's last line."""
 import contextlib
 
-from dcgan_port import checkpoints, data, fast_cpu, limits, output_folder
+from dcgan_port import checkpoints, data, fast_cpu, limits, output_folder, static_graph
 from dcgan_port.book_weights import set_book_initial_values
 from dcgan_port.errors import UsageError
 from dcgan_port.run_folder import RunFolder
@@ -17,6 +17,7 @@ def checked_images(settings):
     if not settings.resume:
         output_folder.check_output(settings.output)
     limits.check_training(settings)  # threads, memory for the batch, output names taken by folders
+    static_graph.check_cudnn_choice(settings.use_gpu, settings.use_cudnn)
     images, source = data.load_training_images(settings.mnist_split, settings.data_dir, settings.mnist_url,
                                                output=settings.output)
     if batches_per_epoch(len(images), settings.batch_size) == 0:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import dc_gan
-from conftest import ROOT, assert_same_training, ce_args, checkpoint
+from conftest import GENERATOR_FILES, ROOT, assert_same_training, ce_args, checkpoint
 from dcgan_port import drawing
 
 LOSS_LINE = re.compile(r"^Epoch ID=(\d+) Batch ID=(\d+) D-Loss=(\S+) DG-Loss=(\S+)  "
@@ -83,7 +83,7 @@ def test_ce_mode_ends_with_the_kpi_lines_the_books_ce_job_reads(ce_run):
 
 def test_training_saves_model_checkpoint_and_loss_curve(ce_run):
     output, _ = ce_run
-    for name in ("generator.pdmodel", "generator.pdiparams", "checkpoint.npz", "losses.png"):
+    for name in GENERATOR_FILES + ("checkpoint.npz", "losses.png"):
         assert os.path.getsize(os.path.join(output, name)) > 0, name
     assert not [n for n in os.listdir(output) if ".tmp" in n]  # no temporary file left behind
     state = checkpoint(output)
@@ -165,7 +165,7 @@ def test_a_stop_signal_saves_everything_and_the_run_resumes_exactly(ce_run, tiny
                              tmp_path, tmp_path))
     state = checkpoint(tmp_path)
     assert (int(state["state/epoch"]), int(state["state/batch"])) < (2, 0)
-    for name in ("generator.pdmodel", "generator.pdiparams", "losses.png", "progress.gif"):
+    for name in GENERATOR_FILES + ("losses.png", "progress.gif"):
         assert os.path.getmtime(tmp_path / name) >= os.path.getmtime(tmp_path / "0000_0000.png")
     resumed = run("--resume", "--output", tmp_path)  # the run's own settings, from its checkpoint
     assert resumed.returncode == 0, resumed.stderr

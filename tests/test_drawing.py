@@ -13,7 +13,7 @@ import paddle
 import pytest
 
 import dc_gan
-from conftest import ROOT
+from conftest import GENERATOR_FILES, ROOT
 from dcgan_port import checkpoints, drawing, fast_cpu, pictures
 
 BATCH = 16
@@ -103,7 +103,7 @@ def chinese_output(saved, tmp_path):
     """A copy of the saved generator in a folder whose name only a CJK font draws."""
     output = tmp_path / CHINESE_FOLDER
     output.mkdir()
-    for name in ("generator.pdmodel", "generator.pdiparams"):
+    for name in GENERATOR_FILES:
         (output / name).write_bytes((Path(saved[0]) / name).read_bytes())
     return output
 

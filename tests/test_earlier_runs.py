@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 
-from conftest import TINY_BATCH, assert_one_line_error, fingerprint, run_main
+from conftest import GENERATOR_FILES, TINY_BATCH, assert_one_line_error, fingerprint, run_main
 from dcgan_port import output_folder
 
 
@@ -76,8 +76,8 @@ def test_overwrite_deletes_exactly_the_earlier_runs_files(saved_run, tiny_mnist,
     assert result.returncode == 0, result.stderr
     assert "--overwrite: removed the 8 files of the earlier run in {}".format(output) in result.stdout
     assert sorted(os.listdir(output)) == sorted(
-        ["0000_0000.png", "checkpoint.npz", "generator.pdiparams", "generator.pdmodel", "losses.png",
-         "progress.gif", "notes.txt", "sub"])
+        ["0000_0000.png", "checkpoint.npz", *GENERATOR_FILES, "losses.png", "progress.gif", "notes.txt",
+         "sub"])
     assert (output / "notes.txt").read_text() == "mine"
     assert (output / "sub" / "0000_0000.png").read_bytes() == b"mine too"
     with np.load(output / "checkpoint.npz") as ckpt:  # the new run's: one batch

@@ -8,8 +8,8 @@ import numpy as np
 import paddle
 import pytest
 
-from conftest import (assert_one_line_error, fingerprint, idx_bytes, run_dc_gan, run_main, tiny_digits,
-                      write_idx)
+from conftest import (GENERATOR_FILES, assert_one_line_error, fingerprint, idx_bytes, run_dc_gan, run_main,
+                      tiny_digits, write_idx)
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_resume_from_a_checkpoint_missing_its_loop_state(saved_run, tiny_mnist, 
 
 
 def test_generate_where_its_file_name_is_taken_by_a_folder_gets_one_line(saved_run, tmp_path, run):
-    for name in ("generator.pdmodel", "generator.pdiparams"):
+    for name in GENERATOR_FILES:
         shutil.copy(saved_run / name, tmp_path / name)
     (tmp_path / "generated.npy").mkdir()  # root may write anywhere; a folder in the way stops everyone
     before = fingerprint(tmp_path)
@@ -169,10 +169,10 @@ def test_a_run_refused_for_want_of_cuda_makes_no_output_folder(tiny_mnist, tmp_p
 
 
 @pytest.mark.parametrize("onednn", ["true", "false"])
-@pytest.mark.parametrize("damaged", ["generator.pdmodel", "generator.pdiparams"])
+@pytest.mark.parametrize("damaged", GENERATOR_FILES)
 def test_generate_with_a_damaged_saved_generator_gets_one_line(saved_run, tmp_path, run, damaged,
                                                                onednn):
-    for name in ("generator.pdmodel", "generator.pdiparams"):
+    for name in GENERATOR_FILES:
         shutil.copy(saved_run / name, tmp_path / name)
     with open(tmp_path / damaged, "r+b") as f:
         f.truncate(os.path.getsize(tmp_path / damaged) // 2)

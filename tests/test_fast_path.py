@@ -20,9 +20,10 @@ import paddle
 import pytest
 
 import dc_gan
-from conftest import ROOT
+from conftest import ROOT, legacy_ir_only
 from dcgan_port import checkpoints, fast_cpu, limits
 
+pytestmark = legacy_ir_only
 BATCH = 32
 
 

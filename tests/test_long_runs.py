@@ -17,11 +17,11 @@ import pytest
 
 import dc_gan
 from dcgan_port import data, drawing, output_folder
-from conftest import (ROOT, TINY_COUNT, assert_one_line_error, assert_same_training, ce_args,
+from conftest import (GENERATOR_FILES, ROOT, TINY_COUNT, assert_one_line_error, assert_same_training, ce_args,
                       checkpoint, fingerprint, tiny_digits, write_idx)
 
 pytestmark = pytest.mark.slow  # runs killed, saves refused, downloads, digits drawn by the 100,000
-SAVED = ("checkpoint.npz", "generator.pdmodel", "generator.pdiparams")
+SAVED = ("checkpoint.npz",) + GENERATOR_FILES
 
 
 def leftovers(folder):

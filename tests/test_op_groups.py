@@ -7,12 +7,14 @@ import paddle
 import pytest
 
 import dc_gan
+from conftest import legacy_ir_only
 from dcgan_port import fast_cpu
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
 import op_groups  # noqa: E402
 
 
+@legacy_ir_only  # the groups name the legacy IR's op types: bench/ measures the fast path, built there
 @pytest.mark.parametrize("fast", [True, False], ids=["fast path", "plain path"])
 def test_every_op_the_training_programs_run_has_a_group_of_its_own(fast):
     paddle.enable_static()

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import ROOT, assert_one_line_error, checkpoint
+from conftest import GENERATOR_FILES, ROOT, assert_one_line_error, checkpoint
 import dc_gan
 from dcgan_port import output_folder
 from dcgan_port.stopping import STOP_SIGNALS, Stopped
@@ -121,7 +121,7 @@ def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist
 
 
 def test_a_stop_while_drawing_leaves_no_generated_file(saved_run, tmp_path):
-    for name in ("generator.pdmodel", "generator.pdiparams"):
+    for name in GENERATOR_FILES:
         shutil.copy(saved_run / name, tmp_path / name)
     process = start("--generate", 300000, "--output", tmp_path)  # 940 MB: it draws for a while
     wait_for(lambda: any(name.startswith("generated.npy.tmp") for name in os.listdir(tmp_path)))
@@ -130,7 +130,7 @@ def test_a_stop_while_drawing_leaves_no_generated_file(saved_run, tmp_path):
     assert process.returncode == 128 + signal.SIGINT, errors
     lines = errors.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dc_gan.py: stopped by Ctrl-C"), errors
-    assert sorted(os.listdir(tmp_path)) == ["generator.pdiparams", "generator.pdmodel"]
+    assert sorted(os.listdir(tmp_path)) == list(GENERATOR_FILES)
 
 
 def test_an_output_folder_that_vanishes_during_training_is_one_line(tiny_mnist, tmp_path, run):
