@@ -1,7 +1,7 @@
 """Speed of one training iteration: this project's Paddle step against a PyTorch twin, side by side.
 
     pip install -r bench/requirements.txt
-    python bench/speed.py [--iterations 12] [--threads N] [--plain] [--profile] [--script]
+    python bench/speed.py [--iterations 12] [--threads N] [--plain] [--pir] [--profile] [--script]
 
 One run alternates the contenders iteration by iteration on the same batch of 128 real digits (the
 shared MNIST split when present, else uniform noise of the same shape), after a warm-up and with a
@@ -14,6 +14,7 @@ then times the whole script, `python dc_gan.py` with its grids, film and checkpo
 (bench/script_speed.py), beside the inner step.
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -100,10 +101,14 @@ def real_batch():
 
 
 class PaddleStep:
-    def __init__(self, fast, threads, seed=dc_gan.CE_PROGRAM_SEED):
+    """dc_gan.py's step: on the fast path's programs (fast) or the chapter's, on `threads` cores as dc_gan.py
+    sets them (None: paddle's defaults, one thread), built and run in PIR (pir) or the legacy IR."""
+
+    def __init__(self, fast, threads, pir=False, seed=dc_gan.CE_PROGRAM_SEED):
         self.fast, self.threads = fast, threads
+        self.graph = paddle.pir_utils.IrGuard if pir else contextlib.nullcontext
         self.scope = paddle.static.Scope()
-        with paddle.static.scope_guard(self.scope):
+        with self.graph(), paddle.static.scope_guard(self.scope):
             self.progs = dc_gan.build_programs(seed=seed, fast=fast)
             if fast:
                 fast_cpu.use_onednn(self.progs.d_program, self.progs.dg_program,
@@ -112,12 +117,12 @@ class PaddleStep:
             self.exe.run(self.progs.startup)
 
     def __call__(self, real_image):
-        if self.fast:
+        if self.threads:
             fast_cpu.set_cpu_threads(self.threads)
         else:  # paddle's defaults, which fast_cpu.set_cpu_threads changes for the whole process
             paddle.base.core.set_num_threads(1)
             paddle.set_flags({"FLAGS_new_executor_serial_run": False})
-        with paddle.static.scope_guard(self.scope):
+        with self.graph(), paddle.static.scope_guard(self.scope):
             return dc_gan.train_batch(self.exe, self.progs, real_image)
 
 
@@ -184,6 +189,9 @@ def main():
     parser.add_argument("--threads", type=int, default=limits.usable_cores())
     parser.add_argument("--plain", action="store_true",
                         help="also time paddle's plain defaults (one thread, its own kernels)")
+    parser.add_argument("--pir", action="store_true",
+                        help="also time the chapter's programs in PIR (paddle 3) and in the legacy IR, both "
+                             "on paddle's own kernels and --threads cores: what FLAGS_enable_pir_api=1 trains on")
     parser.add_argument("--profile", action="store_true",
                         help="then profile the project and the twin: time per op and iteration")
     parser.add_argument("--script", action="store_true",
@@ -197,7 +205,10 @@ def main():
     contenders = {"project (dc_gan.py)": PaddleStep(True, args.threads),
                   "pytorch twin": TorchStep(args.threads)}
     if args.plain:
-        contenders["paddle plain defaults"] = PaddleStep(False, 1)
+        contenders["paddle plain defaults"] = PaddleStep(False, None)
+    if args.pir:
+        contenders["chapter, legacy IR"] = PaddleStep(False, args.threads)
+        contenders["chapter, PIR"] = PaddleStep(False, args.threads, pir=True)
     print(describe_cpu(args.threads))
     print("batch {} of {}, {} threads, paddle {}, torch {}".format(
         BATCH, source, args.threads, paddle.__version__, torch.__version__))
@@ -221,6 +232,10 @@ def main():
             name, median * 1e3, gflop / median, gflop / median / peak))
     ratio = medians["project (dc_gan.py)"] / medians["pytorch twin"]
     print("ratio project/twin: {:.2f}".format(ratio))
+    if args.pir:
+        print("ratio PIR/legacy IR, the chapter's programs: {:.2f}; PIR/project: {:.2f}".format(
+            medians["chapter, PIR"] / medians["chapter, legacy IR"],
+            medians["chapter, PIR"] / medians["project (dc_gan.py)"]))
     if args.profile:
         # not the plain contender: paddle's profiler can crash (a race recording events) on its
         # default executor's worker threads

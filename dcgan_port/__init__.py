@@ -43,6 +43,9 @@ caches.give_matplotlib_a_writable_folder()
 import matplotlib  # noqa: E402
 
 matplotlib.use("agg")  # pictures are written to files, on machines without a screen too
+# its font list, built once per cache folder, before paddle 3.x gives the root logger a handler (which would
+# print matplotlib's INFO line about building it among a run's lines)
+import matplotlib.font_manager  # noqa: E402,F401
 
 # Paddle 3.x builds static programs in PIR or in the legacy IR as FLAGS_enable_pir_api says when it is
 # imported: the user's setting, else this port's choice (dcgan_port.ir_choice).
