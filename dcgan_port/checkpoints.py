@@ -139,8 +139,7 @@ def save_generator(output, exe, progs):
     """Save G (g_program_test: batch norm on its moving statistics) as a Paddle inference model, its two
     files replaced whole; the program as this static graph saves it, the other graph's removed."""
     prefix = os.path.join(output, GENERATOR_PREFIX)
-    graph = "pir" if static_graph.pir_in_use() else "legacy"
-    program = GENERATOR_PROGRAM[graph]
+    program = static_graph.saved_program_suffix()
     tmp = temporary_path(prefix)
     try:
         with replaced_whole([prefix + ".pdiparams", prefix + program], [tmp + ".pdiparams", tmp + program]):

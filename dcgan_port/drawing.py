@@ -20,11 +20,16 @@ GENERATE_BATCH = 1000  # --generate draws this many digits at a time
 GRID_MAX_DIGITS = 256  # --generate's grid shows at most this many, as the training grids do
 
 
+def parameters_file(program_path):
+    """The saved generator's .pdiparams beside its program (.pdmodel or .json)."""
+    return os.path.splitext(program_path)[0] + ".pdiparams"
+
+
 def executor_generator(program_path, place):
     """The saved model on paddle's executor and its own kernels, as training runs g_program_test, in the
     static graph that saved it."""
     exe, scope = paddle.static.Executor(place), paddle.static.Scope()
-    prefix = os.path.splitext(program_path)[0]
+    prefix = os.path.splitext(program_path)[0]  # load_inference_model adds the suffixes
     with graph_of(program_path), paddle.static.scope_guard(scope):
         program, feed_names, fetch_targets = paddle.static.load_inference_model(prefix, exe)
 
@@ -43,7 +48,7 @@ def inference_generator(program_path, num_threads):
     worker = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 
     def create():
-        config = paddle.inference.Config(program_path, os.path.splitext(program_path)[0] + ".pdiparams")
+        config = paddle.inference.Config(program_path, parameters_file(program_path))
         config.disable_gpu()
         config.enable_mkldnn()
         config.set_cpu_math_library_num_threads(num_threads)
@@ -71,7 +76,7 @@ def check_parameters_file(program_path):
     """Paddle's loaders take a .pdiparams cut short without a word and draw with what is missing; its
     size must at least hold the values of every parameter the program names."""
     needed, count = saved_parameter_bytes(program_path)
-    params = os.path.splitext(program_path)[0] + ".pdiparams"
+    params = parameters_file(program_path)
     size = os.path.getsize(params)
     if size < needed:
         raise UsageError("{} is cut short: {} bytes where the values of its {} parameters take {}; train "

@@ -51,7 +51,7 @@ def wanted(onednn, use_gpu, num_threads):
     this build. Where one is missing, say so once."""
     if not onednn or use_gpu:
         return False
-    if static_graph.pir_in_use():  # no oneDNN training there (bench/DECISIONS.md#pir)
+    if static_graph.pir_in_use():  # no oneDNN training there (docs/chapter.md, "The two static graphs")
         print("note: the fast CPU path (oneDNN) trains only in the legacy IR ({}=0): training the "
               "chapter's programs in PIR on paddle's own kernels with {} threads".format(FLAG, num_threads))
         return False

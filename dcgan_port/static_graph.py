@@ -79,6 +79,11 @@ def clone(program, *values, for_test=False):
     return (copy,) + tuple(mapping.look_up(value) for value in values)
 
 
+def saved_program_suffix():
+    """The suffix of the generator's program as this process's graph saves it: .pdmodel, or PIR's .json."""
+    return GENERATOR_PROGRAM["pir" if pir_in_use() else "legacy"]
+
+
 def saved_in_pir(program_path):
     return program_path.endswith(GENERATOR_PROGRAM["pir"])
 

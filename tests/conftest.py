@@ -22,7 +22,6 @@ import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is i
 import paddle  # noqa: E402
 from dcgan_port import static_graph  # noqa: E402
 from dcgan_port.data import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC  # noqa: E402
-from dcgan_port.output_folder import GENERATOR_PROGRAM  # noqa: E402
 
 paddle.enable_static()  # the chapter's programs are static graphs, as dc_gan.main() makes them
 
@@ -32,7 +31,7 @@ IN_PIR = static_graph.pir_in_use()
 legacy_ir_only = pytest.mark.skipif(IN_PIR, reason="the fast CPU path builds in the legacy IR only "
                                                    "(FLAGS_enable_pir_api=0); this process builds in PIR")
 # the saved generator's two files as a run in this graph writes them: generator.pdmodel, or PIR's .json
-GENERATOR_FILES = tuple(sorted(("generator" + GENERATOR_PROGRAM["pir" if IN_PIR else "legacy"],
+GENERATOR_FILES = tuple(sorted(("generator" + static_graph.saved_program_suffix(),
                                 "generator.pdiparams")))
 
 PADDLE_FLAGS_SET_BY_RUNS = ("FLAGS_new_executor_serial_run",)  # dcgan_port.fast_cpu.set_cpu_threads
