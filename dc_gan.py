@@ -163,15 +163,17 @@ class Programs(NamedTuple):
     d_loss: paddle.static.Variable
     dg_logit: paddle.static.Variable
     dg_loss: paddle.static.Variable
-    fast: bool  # D and G train on the fast CPU path's forms (dcgan_port.fast_cpu)
+    fast: bool  # D and G train on the fast CPU path: its forms, on oneDNN (dcgan_port.fast_cpu)
 
 
 def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cudnn):
     """Build the chapter's programs. D's parameters are shared by name between d_program and dg_program.
     The D step updates D's parameters and batch-norm statistics; the G step updates G's parameters, and,
     since D runs in training mode inside dg_program as in the chapter, G's and D's batch-norm statistics.
-    fast: D and G train with the CPU fast path's forms of conv and deconv, which compute the same layers
-    (dcgan_port.fast_cpu); g_program_test, which becomes the saved model, is the chapter's G either way."""
+    fast: D and G train with the CPU fast path's forms of conv and deconv, which compute the same layers,
+    on oneDNN's kernels (dcgan_port.fast_cpu); where this paddle builds the programs otherwise than the fast
+    path expects, it says so and the chapter's are built. g_program_test, which becomes the saved model, is
+    the chapter's G either way."""
     train_conv = fast_cpu.conv_with_indexed_pool if fast else conv
     train_deconv = fast_cpu.deconv_via_conv2d if fast else deconv
     startup = paddle.static.Program()
@@ -217,6 +219,8 @@ def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cud
             opt.minimize(dg_loss, parameters=[p for p in dg_parameters if p.name in g_names],
                          no_grad_set={p for p in dg_parameters if p.name not in g_names})
     choose_cudnn(use_cudnn, d_program, dg_program, g_program, g_program_test)
+    if fast and not fast_cpu.use_onednn(d_program, dg_program, g_program):
+        return build_programs(raw_logits=raw_logits, seed=seed, use_cudnn=use_cudnn)
 
     return Programs(startup, d_program, dg_program, g_program, g_program_test, img, label, noise,
                     g_program_img, noise_test, g_img_test, d_logit, d_loss, dg_logit, dg_loss, fast)
@@ -285,7 +289,7 @@ def train(settings, stop):
     const_n = uniform_noise(settings.batch_size)
     run = TrainingRun(settings, train_images, const_n)  # where the loop stands: batch, losses, time
 
-    # the output folder claimed; the fast path's kernels, the Book's weights or the checkpoint in place
+    # the output folder claimed; the Book's weights or the checkpoint in place
     with training_start.started(run, exe, progs, stop) as folder:
         for pass_id in run.epochs():
             for batch_id in run.batches(pass_id):

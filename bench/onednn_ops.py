@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is imported)
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
-from dcgan_port import fast_cpu, limits  # noqa: E402
+from dcgan_port import fast_cpu, fast_gradients, limits  # noqa: E402
 from speed import describe_cpu, real_batch, timed  # noqa: E402
 
 LEFT_OFF = ("elementwise_add", "elementwise_add_grad", "batch_norm", "batch_norm_grad", "tanh", "tanh_grad",
@@ -33,11 +33,10 @@ class Step:
         self.scope = paddle.static.Scope()
         with paddle.static.scope_guard(self.scope):
             self.progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=True)
-            fast_cpu.use_onednn(self.progs.d_program, self.progs.dg_program, self.progs.g_program)
             for program in (self.progs.d_program, self.progs.dg_program, self.progs.g_program):
                 for op in program.global_block().ops:
                     if op.type in extra:
-                        op._set_attr("use_mkldnn", True)
+                        op._set_attr(fast_gradients.onednn_switch(op.type), True)
             self.exe = paddle.static.Executor(paddle.CPUPlace())
             self.exe.run(self.progs.startup)
 

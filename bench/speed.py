@@ -110,9 +110,6 @@ class PaddleStep:
         self.scope = paddle.static.Scope()
         with self.graph(), paddle.static.scope_guard(self.scope):
             self.progs = dc_gan.build_programs(seed=seed, fast=fast)
-            if fast:
-                fast_cpu.use_onednn(self.progs.d_program, self.progs.dg_program,
-                                      self.progs.g_program)
             self.exe = paddle.static.Executor(paddle.CPUPlace())
             self.exe.run(self.progs.startup)
 

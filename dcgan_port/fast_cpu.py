@@ -47,8 +47,8 @@ def onednn_available():
 
 
 def wanted(onednn, use_gpu, num_threads):
-    """Whether to train on the fast path: asked for (--onednn), on a CPU, in the legacy IR, with oneDNN in
-    this build. Where one is missing, say so once."""
+    """Whether to build the fast path: asked for (--onednn), on a CPU, in the legacy IR, with oneDNN in
+    this build, and this paddle's ops as the fast path writes them. Where one is missing, say so once."""
     if not onednn or use_gpu:
         return False
     if static_graph.pir_in_use():  # no oneDNN training there (docs/chapter.md, "The two static graphs")
@@ -58,6 +58,18 @@ def wanted(onednn, use_gpu, num_threads):
     if not onednn_available():
         print("note: this paddle has no oneDNN on this machine ({} {}): training on paddle's own CPU "
               "kernels with {} threads".format(platform.system(), platform.machine(), num_threads))
+        return False
+    return expectations_met(fast_gradients.check_written)
+
+
+def expectations_met(check, *args):
+    """check(*args), which raises NotAsExpected where this paddle is not what the fast path was written
+    for: then say what, once, and return False."""
+    try:
+        check(*args)
+    except fast_gradients.NotAsExpected as unmet:
+        print("note: the fast CPU path was written for another paddle ({}; this is paddle {}): training "
+              "the chapter's programs on paddle's own CPU kernels".format(unmet, paddle.__version__))
         return False
     return True
 
@@ -84,16 +96,39 @@ def keep_freed_memory():
 
 
 def use_onednn(*programs):
-    """Run the ops of ONEDNN_OPS in these training programs on oneDNN's kernels. Paddle can only switch
-    oneDNN on for a whole program, and there its transposed convolution refuses to train, hence one op at
-    a time. Then the backward ops that run slowly either way are replaced by faster forms of the same
-    values (dcgan_port.fast_gradients). g_program_test, which is saved as the inference model, keeps
-    paddle's defaults."""
+    """Run the ops of ONEDNN_OPS in these training programs, built with the fast path's forms, on oneDNN's
+    kernels. Paddle can only switch oneDNN on for a whole program, and there its transposed convolution
+    refuses to train, hence one op at a time. Then the backward ops that run slowly either way are replaced
+    by faster forms of the same values (dcgan_port.fast_gradients). g_program_test, which is saved as the
+    inference model, keeps paddle's defaults. Where the programs are not as the fast path expects (an op
+    type, a slot or an attribute missing), nothing is changed: say so and return False."""
+    ops = [op for program in programs for op in program.global_block().ops]
+    if not expectations_met(check_programs, ops):
+        return False
+    for op in ops:
+        if op.type in ONEDNN_OPS:
+            op._set_attr(fast_gradients.onednn_switch(op.type), True)
     for program in programs:
-        for op in program.global_block().ops:
-            if op.type in ONEDNN_OPS:
-                op._set_attr("use_mkldnn", True)
         fast_gradients.rewrite(program.global_block())
+    return True
+
+
+def check_programs(ops):
+    """Raise NotAsExpected unless the ops the fast path writes are as it writes them, and `ops`, the
+    training programs' as built, are as it reads and switches them."""
+    fast_gradients.check_written()
+    check_onednn_ops(ops)
+    fast_gradients.check_read(ops)
+
+
+def check_onednn_ops(ops):
+    """Raise NotAsExpected unless every op type of ONEDNN_OPS is among `ops`, with a oneDNN switch."""
+    for op_type in ONEDNN_OPS:
+        if op_type not in {op.type for op in ops}:
+            raise fast_gradients.NotAsExpected("its training programs have no {} op".format(op_type))
+        if fast_gradients.onednn_switch(op_type) is None:
+            raise fast_gradients.NotAsExpected("its {} op has no attribute {}".format(
+                op_type, " or ".join(fast_gradients.ONEDNN_SWITCHES)))
 
 
 def conv_with_indexed_pool(x, num_filters, name, act=None):

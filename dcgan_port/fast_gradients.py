@@ -6,6 +6,67 @@ import paddle
 
 OP_ROLE = paddle.base.core.op_proto_and_checker_maker.kOpRoleAttrName()
 WRITES_X_SHAPE = ("reshape2",)  # ops with an XShape output, which their gradients would read
+# The attribute that runs an op on oneDNN: paddle 3's name first, then paddle 2's (paddle 3.3.1 reads both)
+ONEDNN_SWITCHES = ("use_onednn", "use_mkldnn")
+# What the fast path relies on, by op type: (input slots, output slots, attributes). READ: the ops the rules
+# below find and read in the training programs as paddle's backward builds them. WRITTEN: the ops the fast
+# path writes itself (here and in dcgan_port.fast_cpu), which paddle would build silently without an
+# attribute or a slot it does not know. Paddle's layers and functions, which build their own ops, need no
+# entry.
+READ = {"conv2d_grad": (("Input", "Filter", "Output@GRAD"), ("Input@GRAD", "Filter@GRAD"),
+                        ("groups", "strides", "dilations", "paddings", "padding_algorithm", "data_format")),
+        "elementwise_add_grad": (("X", "Y", "Out@GRAD"), ("X@GRAD", "Y@GRAD"), ("axis",))}
+WRITTEN = {"reshape2": (("X",), ("Out", "XShape"), ("shape",)),
+           "matmul_v2": (("X", "Y"), ("Out",), ("trans_x", "trans_y")),
+           "fold": (("X",), ("Y",), ("output_sizes", "kernel_sizes", "strides", "paddings", "dilations")),
+           "reduce_sum": (("X",), ("Out",), ("dim", "keep_dim", "reduce_all")),
+           "assign": (("X",), ("Out",), ()),
+           "mul": (("X", "Y"), ("Out",), ("x_num_col_dims", "y_num_col_dims"))}
+
+
+class NotAsExpected(Exception):
+    """This paddle builds or registers an op otherwise than the fast path was written for."""
+
+
+def onednn_switch(op_type):
+    """The attribute that runs ops of this type on oneDNN in this paddle, or None where they have none."""
+    extra = paddle.base.core.get_op_extra_attrs(op_type)
+    return next((name for name in ONEDNN_SWITCHES if name in extra), None)
+
+
+def lacking(what, wanted, found):
+    return ["{} {}".format(what, name) for name in wanted if name not in found]
+
+
+def check_written():
+    """Raise NotAsExpected unless this paddle registers each op of WRITTEN with its slots and attributes,
+    and can run the product the rewrite writes on oneDNN."""
+    for op_type, (inputs, outputs, attributes) in WRITTEN.items():
+        try:
+            proto = paddle.base.framework.OpProtoHolder.instance().get_op_proto(op_type)
+        except ValueError:
+            raise NotAsExpected("this paddle has no {} op".format(op_type)) from None
+        missing = (lacking("input", inputs, [slot.name for slot in proto.inputs])
+                   + lacking("output", outputs, [slot.name for slot in proto.outputs])
+                   + lacking("attribute", attributes, [attribute.name for attribute in proto.attrs]))
+        if missing:
+            raise NotAsExpected("its {} op has no {}".format(op_type, ", ".join(missing)))
+    if onednn_switch("matmul_v2") is None:
+        raise NotAsExpected("its matmul_v2 op has no attribute {}".format(" or ".join(ONEDNN_SWITCHES)))
+
+
+def check_read(ops):
+    """Raise NotAsExpected unless each op type of READ is among `ops` (the training programs'), each with
+    its slots and attributes."""
+    for op_type, (inputs, outputs, attributes) in READ.items():
+        found = [op for op in ops if op.type == op_type]
+        if not found:
+            raise NotAsExpected("its backward builds no {} op".format(op_type))
+        for op in found:
+            missing = (lacking("input", inputs, op.input_names) + lacking("output", outputs, op.output_names)
+                       + ["attribute " + name for name in attributes if not op.has_attr(name)])
+            if missing:
+                raise NotAsExpected("its {} op has no {}".format(op_type, ", ".join(missing)))
 
 
 def fold_attributes(output_sizes, kernel_size, stride, padding):
@@ -92,7 +153,7 @@ def input_gradient_as_product(block, op):
                                        {"shape": [-1, out_channels, height * width]},
                                        [-1, out_channels, height * width])
     columns = new.op_with_new_output("matmul_v2", {"X": [flat_filter], "Y": [per_image]},
-                                     {"trans_x": True, "trans_y": False, "use_mkldnn": True},
+                                     {"trans_x": True, "trans_y": False, onednn_switch("matmul_v2"): True},
                                      [-1, k * k, height * width])
     new.op("fold", {"X": [columns]}, fold_attributes([height + k - 1, width + k - 1], k, 1, 0),
            {"Y": [block.var(op.output("Input@GRAD")[0])]})

@@ -3,7 +3,7 @@ before anything is touched or allocated; then, the programs built, the output fo
 what the run starts from put in place; after the loop, the run's last line."""
 import contextlib
 
-from dcgan_port import checkpoints, data, fast_cpu, limits, output_folder, static_graph
+from dcgan_port import checkpoints, data, limits, output_folder, static_graph
 from dcgan_port.book_weights import set_book_initial_values
 from dcgan_port.errors import UsageError
 from dcgan_port.run_folder import RunFolder
@@ -32,14 +32,12 @@ def checked_images(settings):
 def started(run, exe, progs, stop):
     """`with started(run, exe, progs, stop) as folder:` the chapter's loop over run (a TrainingRun), saving
     into folder (a RunFolder). progs: the chapter's programs, their startup already run on exe. On the way
-    in: the output folder held for the run, the fast path's kernels chosen (progs.fast), and the Book's
-    initial weights (--enable_ce) or the checkpoint (--resume) in place. Within it a stop request is
-    honoured after the batch (RunFolder.after_batch). On the way out of a run that ended by itself: what a
-    run with nothing left to train had not saved, and the last line."""
+    in: the output folder held for the run, and the Book's initial weights (--enable_ce) or the checkpoint
+    (--resume) in place. Within it a stop request is honoured after the batch (RunFolder.after_batch). On
+    the way out of a run that ended by itself: what a run with nothing left to train had not saved, and the
+    last line."""
     settings = run.settings
     with output_folder.claimed(settings.output, start_over=settings.overwrite):
-        if progs.fast:
-            fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
         if settings.enable_ce:  # the Book's initial weights: paddle 1.8's initialisers for seed 90
             set_book_initial_values(exe.place, progs.d_program, progs.dg_program)
         folder = RunFolder(settings, exe, progs, stop)

@@ -21,7 +21,7 @@ import pytest
 
 import dc_gan
 from conftest import ROOT, legacy_ir_only
-from dcgan_port import checkpoints, fast_cpu, limits
+from dcgan_port import checkpoints, fast_cpu, fast_gradients, limits
 
 pytestmark = legacy_ir_only
 BATCH = 32
@@ -32,9 +32,8 @@ def first_steps(fast, iterations=0):
     np.random.seed(dc_gan.CE_NUMPY_SEED)
     with paddle.static.scope_guard(paddle.static.Scope()):
         progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=fast)
+        assert progs.fast == fast
         fast_cpu.set_cpu_threads(max(2, limits.usable_cores()) if fast else 1)
-        if fast:
-            fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
         exe = paddle.static.Executor(paddle.CPUPlace())
         exe.run(progs.startup)
         real = np.random.uniform(-1, 1, (BATCH, 784)).astype("float32")
@@ -61,6 +60,23 @@ TRAINING_PROGRAMS = ("d_program", "dg_program", "g_program")
 
 def op_types(program):
     return {op.type for op in program.global_block().ops}
+
+
+def fast_forms_as_built(monkeypatch, **options):
+    """The fast path's training programs as its forms build them, before oneDNN and the rewrites."""
+    with monkeypatch.context() as patched:
+        patched.setattr(fast_cpu, "use_onednn", lambda *programs: True)
+        return dc_gan.build_programs(fast=True, **options)
+
+
+def on_paddles_kernels(program):
+    """A copy of a fast path's training program with every op on paddle's own kernels."""
+    copy = program.clone()
+    for op in copy.global_block().ops:
+        for switch in fast_gradients.ONEDNN_SWITCHES:
+            if op.has_attr(switch):
+                op._set_attr(switch, False)
+    return copy
 
 
 def test_the_fast_path_trains_the_transposed_convolutions_as_convolutions_and_saves_the_chapters():
@@ -202,8 +218,8 @@ def test_deconv_via_conv2d_refuses_a_deconv_it_does_not_compute():
 
 def gradients(layer, feed, wrt, rewritten):
     """The gradients of mean(layer(**inputs) * weights) with respect to the inputs named in `wrt`, with
-    the program's backward as paddle appends it or rewritten by use_onednn (dcgan_port.fast_gradients),
-    and the program's op types."""
+    the program's backward as paddle appends it or rewritten (dcgan_port.fast_gradients), and the
+    program's op types."""
     main = paddle.static.Program()
     with paddle.static.program_guard(main, paddle.static.Program()):
         inputs = {name: paddle.static.data(name, value.shape, "float32") for name, value in feed.items()}
@@ -212,7 +228,7 @@ def gradients(layer, feed, wrt, rewritten):
         y = layer(**{name: var for name, var in inputs.items() if name != "weights"})
         grads = paddle.static.gradients([paddle.mean(y * inputs["weights"])], [inputs[name] for name in wrt])
     if rewritten:
-        fast_cpu.use_onednn(main)
+        fast_gradients.rewrite(main.global_block())
     with paddle.static.scope_guard(paddle.static.Scope()):
         values = paddle.static.Executor(paddle.CPUPlace()).run(main, feed=feed, fetch_list=grads)
     return values, [op.type for op in main.global_block().ops]
@@ -266,11 +282,10 @@ def test_a_bias_gradient_as_a_sum_is_elementwise_add_grads(shape, after):
                           replacement="reduce_sum")
 
 
-def test_only_the_g_steps_conv1_input_gradient_is_rewritten():
+def test_only_the_g_steps_conv1_input_gradient_is_rewritten(monkeypatch):
     """d_program needs conv1's filter gradient, not its input's: its conv2d_grad stays; dg_program's
     conv1 computes only the input gradient, conv2's has 64 input channels."""
-    as_built, fast = dc_gan.build_programs(fast=True), dc_gan.build_programs(fast=True)
-    fast_cpu.use_onednn(fast.d_program, fast.dg_program, fast.g_program)
+    as_built, fast = fast_forms_as_built(monkeypatch), dc_gan.build_programs(fast=True)
 
     def count(program, op_type):
         return [op.type for op in program.global_block().ops].count(op_type)
@@ -281,14 +296,13 @@ def test_only_the_g_steps_conv1_input_gradient_is_rewritten():
     assert count(fast.dg_program, "fold") == count(as_built.dg_program, "fold") + 1
 
 
-def test_a_test_clone_of_a_rewritten_program_leaves_the_new_backward_ops_out_and_runs():
+def test_a_test_clone_of_a_rewritten_program_leaves_the_new_backward_ops_out_and_runs(monkeypatch):
     """clone(for_test=True) prunes the backward by each op's role: the ops the rewrites put in are
     backward ops, or the clone would keep them, reading gradients nothing computes."""
     np.random.seed(dc_gan.CE_NUMPY_SEED)
     with paddle.static.scope_guard(paddle.static.Scope()):
-        as_built = dc_gan.build_programs(fast=True)
+        as_built = fast_forms_as_built(monkeypatch)
         progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=True)
-        fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
         exe = paddle.static.Executor(paddle.CPUPlace())
         exe.run(progs.startup)
         for name, feed, fetch in (
@@ -303,12 +317,12 @@ def test_a_test_clone_of_a_rewritten_program_leaves_the_new_backward_ops_out_and
 
 def test_every_fast_kernel_reads_the_weights_of_the_latest_step():
     """oneDNN kernels may keep a reordered copy of a weight; training changes the weights every step,
-    so after a few steps the fast programs must still agree with plain copies of themselves."""
+    so after a few steps the fast programs must still agree with copies of themselves on paddle's own
+    kernels."""
     np.random.seed(dc_gan.CE_NUMPY_SEED)
     with paddle.static.scope_guard(paddle.static.Scope()):
         progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=True)
-        plain = {name: getattr(progs, name).clone() for name in TRAINING_PROGRAMS}
-        fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
+        plain = {name: on_paddles_kernels(getattr(progs, name)) for name in TRAINING_PROGRAMS}
         fast_cpu.set_cpu_threads(max(2, limits.usable_cores()))
         exe = paddle.static.Executor(paddle.CPUPlace())
         exe.run(progs.startup)

@@ -6,7 +6,7 @@ import pytest
 
 import dc_gan
 from conftest import IN_PIR, legacy_ir_only
-from dcgan_port import fast_cpu, static_graph
+from dcgan_port import static_graph
 
 BATCH = 8
 G_TRAINABLE = {"fc3w", "fc3b", "bn31", "bn32", "fc4w", "fc4b", "bn41", "bn42",
@@ -23,8 +23,6 @@ D_PARAMETERS = D_TRAINABLE | D_STATISTICS
 def build(raw_logits=False, fast=False):
     paddle.enable_static()
     progs = dc_gan.build_programs(raw_logits=raw_logits, seed=dc_gan.CE_PROGRAM_SEED, fast=fast)
-    if fast:
-        fast_cpu.use_onednn(progs.d_program, progs.dg_program, progs.g_program)
     exe = paddle.static.Executor(paddle.CPUPlace())
     exe.run(progs.startup)
     return progs, exe
