@@ -53,9 +53,10 @@ IR = ir_choice.choose_for_this_process(os.environ)
 os.environ.setdefault("GLOG_minloglevel", "1")  # keep the executor's INFO chatter out of the loss lines
 
 # Paddle 3.x warns at import about a C++ build cache that training never uses; and in PIR its own backward
-# (and ones_like) asks a value for a place that PIR values do not have, and warns about its own question.
+# (and ones_like) asks a value for a place that PIR values do not have, and warns about its own question
+# (a "Value" up to paddle 3.2, a "Tensor" from 3.3).
 warnings.filterwarnings("ignore", message="No ccache found")
-warnings.filterwarnings("ignore", message="Tensor do not have 'place' interface for pir graph mode")
+warnings.filterwarnings("ignore", message="(Tensor|Value) do not have 'place' interface for pir graph mode")
 
 # `import paddle` makes ~/.cache/paddle/dataset and fails where it cannot (a read-only container, a ~/.cache
 # owned by root): the cache then lives in a folder that can be written, if any (dcgan_port.caches).
