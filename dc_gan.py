@@ -170,9 +170,9 @@ def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cud
     """Build the chapter's programs. D's parameters are shared by name between d_program and dg_program.
     The D step updates D's parameters and batch-norm statistics; the G step updates G's parameters, and,
     since D runs in training mode inside dg_program as in the chapter, G's and D's batch-norm statistics.
-    fast: D and G train with the CPU fast path's forms of conv and deconv, which compute the same layers,
-    on oneDNN's kernels (dcgan_port.fast_cpu); where this paddle builds the programs otherwise than the fast
-    path expects, it says so and the chapter's are built. g_program_test, which becomes the saved model, is
+    fast (fast_cpu.wanted's answer): D and G train with the CPU fast path's forms of conv and deconv, which
+    compute the same layers, on oneDNN's kernels (dcgan_port.fast_cpu); where the programs are not as the
+    fast path expects, it says so and the chapter's are built. g_program_test, which becomes the saved model, is
     the chapter's G either way."""
     train_conv = fast_cpu.conv_with_indexed_pool if fast else conv
     train_deconv = fast_cpu.deconv_via_conv2d if fast else deconv
@@ -219,7 +219,7 @@ def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cud
             opt.minimize(dg_loss, parameters=[p for p in dg_parameters if p.name in g_names],
                          no_grad_set={p for p in dg_parameters if p.name not in g_names})
     choose_cudnn(use_cudnn, d_program, dg_program, g_program, g_program_test)
-    if fast and not fast_cpu.use_onednn(d_program, dg_program, g_program):
+    if fast and not fast_cpu.switched_to_onednn(d_program, dg_program, g_program):
         return build_programs(raw_logits=raw_logits, seed=seed, use_cudnn=use_cudnn)
 
     return Programs(startup, d_program, dg_program, g_program, g_program_test, img, label, noise,

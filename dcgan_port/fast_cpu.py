@@ -2,6 +2,7 @@
 run faster on a CPU. Same parameters (names, shapes), same values to float rounding; tests/test_fast_path.py
 proves each form equal to the chapter's layer. --onednn false trains on the chapter's own ops."""
 import ctypes
+import functools
 import platform
 
 import numpy as np
@@ -59,19 +60,18 @@ def wanted(onednn, use_gpu, num_threads):
         print("note: this paddle has no oneDNN on this machine ({} {}): training on paddle's own CPU "
               "kernels with {} threads".format(platform.system(), platform.machine(), num_threads))
         return False
-    return expectations_met(fast_gradients.check_written)
-
-
-def expectations_met(check, *args):
-    """check(*args), which raises NotAsExpected where this paddle is not what the fast path was written
-    for: then say what, once, and return False."""
     try:
-        check(*args)
+        fast_gradients.check_written()
     except fast_gradients.NotAsExpected as unmet:
-        print("note: the fast CPU path was written for another paddle ({}; this is paddle {}): training "
-              "the chapter's programs on paddle's own CPU kernels".format(unmet, paddle.__version__))
-        return False
+        return not_taken(unmet)
     return True
+
+
+def not_taken(unmet):
+    """Say, once, what this paddle lacks that the fast path relies on (a NotAsExpected); False."""
+    print("note: paddle {} is not as the fast CPU path expects ({}): training the chapter's programs on "
+          "paddle's own CPU kernels".format(paddle.__version__, unmet))
+    return False
 
 
 def set_cpu_threads(num_threads):
@@ -95,40 +95,36 @@ def keep_freed_memory():
     return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, -1))
 
 
-def use_onednn(*programs):
-    """Run the ops of ONEDNN_OPS in these training programs, built with the fast path's forms, on oneDNN's
-    kernels. Paddle can only switch oneDNN on for a whole program, and there its transposed convolution
-    refuses to train, hence one op at a time. Then the backward ops that run slowly either way are replaced
-    by faster forms of the same values (dcgan_port.fast_gradients). g_program_test, which is saved as the
-    inference model, keeps paddle's defaults. Where the programs are not as the fast path expects (an op
-    type, a slot or an attribute missing), nothing is changed: say so and return False."""
-    ops = [op for program in programs for op in program.global_block().ops]
-    if not expectations_met(check_programs, ops):
-        return False
-    for op in ops:
-        if op.type in ONEDNN_OPS:
-            op._set_attr(fast_gradients.onednn_switch(op.type), True)
-    for program in programs:
-        fast_gradients.rewrite(program.global_block())
+def switched_to_onednn(*programs):
+    """Put the ops of ONEDNN_OPS in these training programs, built with the fast path's forms, on oneDNN's
+    kernels, and whether it did. Paddle can only switch oneDNN on for a whole program, and there its
+    transposed convolution refuses to train, hence one op at a time. Then the backward ops that run slowly
+    either way are replaced by faster forms of the same values (dcgan_port.fast_gradients). g_program_test,
+    which is saved as the inference model, keeps paddle's defaults. Every change is planned before any is
+    made: where the programs are not as the fast path expects (an op type, a slot or an attribute
+    missing), none is, and a line says what is missing."""
+    try:
+        changes = planned_changes(programs)
+    except fast_gradients.NotAsExpected as unmet:
+        return not_taken(unmet)
+    for change in changes:
+        change()
     return True
 
 
-def check_programs(ops):
-    """Raise NotAsExpected unless the ops the fast path writes are as it writes them, and `ops`, the
-    training programs' as built, are as it reads and switches them."""
+def planned_changes(programs):
+    """What switched_to_onednn changes in `programs`, as calls to make in order; NotAsExpected where this
+    paddle's programs or ops are not as the fast path expects."""
+    ops = [op for program in programs for op in program.global_block().ops]
     fast_gradients.check_written()
-    check_onednn_ops(ops)
     fast_gradients.check_read(ops)
-
-
-def check_onednn_ops(ops):
-    """Raise NotAsExpected unless every op type of ONEDNN_OPS is among `ops`, with a oneDNN switch."""
-    for op_type in ONEDNN_OPS:
-        if op_type not in {op.type for op in ops}:
-            raise fast_gradients.NotAsExpected("its training programs have no {} op".format(op_type))
-        if fast_gradients.onednn_switch(op_type) is None:
-            raise fast_gradients.NotAsExpected("its {} op has no attribute {}".format(
-                op_type, " or ".join(fast_gradients.ONEDNN_SWITCHES)))
+    missing = sorted(set(ONEDNN_OPS) - {op.type for op in ops})
+    if missing:
+        raise fast_gradients.NotAsExpected("the training programs have no {} op".format(", ".join(missing)))
+    switches = {op_type: fast_gradients.onednn_switch(op_type) for op_type in ONEDNN_OPS}
+    return ([functools.partial(op._set_attr, switches[op.type], True) for op in ops if op.type in switches]
+            + [replace for program in programs
+               for replace in fast_gradients.planned_rewrites(program.global_block())])
 
 
 def conv_with_indexed_pool(x, num_filters, name, act=None):

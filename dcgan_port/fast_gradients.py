@@ -1,11 +1,12 @@
 """The fast CPU path's backward ops that run slowly on either kernel, replaced in a built training program
-by faster forms of the same values (fast_cpu.use_onednn calls rewrite). Each form computes the sums the op
+by faster forms of the same values (fast_cpu.switched_to_onednn plans them). Each form computes the sums the op
 computes, in another order: equal to float rounding, which tests/test_fast_path.py checks form by form.
 Why each pays: bench/DECISIONS.md, from bench/forms_ab.py."""
+import functools
+
 import paddle
 
 OP_ROLE = paddle.base.core.op_proto_and_checker_maker.kOpRoleAttrName()
-WRITES_X_SHAPE = ("reshape2",)  # ops with an XShape output, which their gradients would read
 # The attribute that runs an op on oneDNN: paddle 3's name first, then paddle 2's (paddle 3.3.1 reads both)
 ONEDNN_SWITCHES = ("use_onednn", "use_mkldnn")
 # What the fast path relies on, by op type: (input slots, output slots, attributes). READ: the ops the rules
@@ -22,6 +23,8 @@ WRITTEN = {"reshape2": (("X",), ("Out", "XShape"), ("shape",)),
            "reduce_sum": (("X",), ("Out",), ("dim", "keep_dim", "reduce_all")),
            "assign": (("X",), ("Out",), ()),
            "mul": (("X", "Y"), ("Out",), ("x_num_col_dims", "y_num_col_dims"))}
+WRITES_X_SHAPE = [op_type for op_type, (_, outputs, _) in WRITTEN.items() if "XShape" in outputs]
+ONEDNN_PRODUCT = "matmul_v2"  # the op of WRITTEN that runs on oneDNN: input_gradient_as_product's product
 
 
 class NotAsExpected(Exception):
@@ -29,9 +32,12 @@ class NotAsExpected(Exception):
 
 
 def onednn_switch(op_type):
-    """The attribute that runs ops of this type on oneDNN in this paddle, or None where they have none."""
+    """The attribute that runs ops of this type on oneDNN in this paddle; NotAsExpected where they have none."""
     extra = paddle.base.core.get_op_extra_attrs(op_type)
-    return next((name for name in ONEDNN_SWITCHES if name in extra), None)
+    switch = next((name for name in ONEDNN_SWITCHES if name in extra), None)
+    if switch is None:
+        raise NotAsExpected("{} has no attribute {}".format(op_type, " or ".join(ONEDNN_SWITCHES)))
+    return switch
 
 
 def lacking(what, wanted, found):
@@ -45,28 +51,28 @@ def check_written():
         try:
             proto = paddle.base.framework.OpProtoHolder.instance().get_op_proto(op_type)
         except ValueError:
-            raise NotAsExpected("this paddle has no {} op".format(op_type)) from None
+            raise NotAsExpected("{} is not registered".format(op_type)) from None
         missing = (lacking("input", inputs, [slot.name for slot in proto.inputs])
                    + lacking("output", outputs, [slot.name for slot in proto.outputs])
                    + lacking("attribute", attributes, [attribute.name for attribute in proto.attrs]))
         if missing:
-            raise NotAsExpected("its {} op has no {}".format(op_type, ", ".join(missing)))
-    if onednn_switch("matmul_v2") is None:
-        raise NotAsExpected("its matmul_v2 op has no attribute {}".format(" or ".join(ONEDNN_SWITCHES)))
+            raise NotAsExpected("{} has no {}".format(op_type, ", ".join(missing)))
+    onednn_switch(ONEDNN_PRODUCT)
 
 
 def check_read(ops):
     """Raise NotAsExpected unless each op type of READ is among `ops` (the training programs'), each with
-    its slots and attributes."""
+    its slots (the inputs given) and attributes."""
     for op_type, (inputs, outputs, attributes) in READ.items():
         found = [op for op in ops if op.type == op_type]
         if not found:
-            raise NotAsExpected("its backward builds no {} op".format(op_type))
+            raise NotAsExpected("the backward has no {} op".format(op_type))
         for op in found:
-            missing = (lacking("input", inputs, op.input_names) + lacking("output", outputs, op.output_names)
+            given = [name for name in op.input_names if op.input(name)]
+            missing = (lacking("input", inputs, given) + lacking("output", outputs, op.output_names)
                        + ["attribute " + name for name in attributes if not op.has_attr(name)])
             if missing:
-                raise NotAsExpected("its {} op has no {}".format(op_type, ", ".join(missing)))
+                raise NotAsExpected("{} has no {}".format(op_type, ", ".join(missing)))
 
 
 def fold_attributes(output_sizes, kernel_size, stride, padding):
@@ -78,11 +84,24 @@ def fold_attributes(output_sizes, kernel_size, stride, padding):
 
 def rewrite(block):
     """Replace each op of `block` that one of the forms below computes faster."""
-    for op in list(block.ops):
+    for replace in planned_rewrites(block):
+        replace()
+
+
+def planned_rewrites(block):
+    """The replacements of the ops of `block` that one of the forms below computes faster, as calls to make
+    in order. Each is planned before any is made, so that where one cannot be (NotAsExpected), nothing has
+    changed."""
+    plan = []
+    for op in block.ops:
         if computes_one_channel_input_gradient(op):
-            input_gradient_as_product(block, op)
+            plan.append(functools.partial(input_gradient_as_product, block, op))
         elif computes_a_bias_gradient(op):
-            bias_gradient_as_sum(block, op)
+            input_gradient = op.output("X@GRAD")
+            readers = (readers_after(block, op, input_gradient[0], op.input("Out@GRAD")[0])
+                       if input_gradient else [])
+            plan.append(functools.partial(bias_gradient_as_sum, block, op, readers))
+    return plan
 
 
 def computes_one_channel_input_gradient(op):
@@ -152,24 +171,23 @@ def input_gradient_as_product(block, op):
     per_image = new.op_with_new_output("reshape2", {"X": [output_gradient]},
                                        {"shape": [-1, out_channels, height * width]},
                                        [-1, out_channels, height * width])
-    columns = new.op_with_new_output("matmul_v2", {"X": [flat_filter], "Y": [per_image]},
-                                     {"trans_x": True, "trans_y": False, onednn_switch("matmul_v2"): True},
+    columns = new.op_with_new_output(ONEDNN_PRODUCT, {"X": [flat_filter], "Y": [per_image]},
+                                     {"trans_x": True, "trans_y": False, onednn_switch(ONEDNN_PRODUCT): True},
                                      [-1, k * k, height * width])
     new.op("fold", {"X": [columns]}, fold_attributes([height + k - 1, width + k - 1], k, 1, 0),
            {"Y": [block.var(op.output("Input@GRAD")[0])]})
     new.remove_replaced()
 
 
-def bias_gradient_as_sum(block, op):
+def bias_gradient_as_sum(block, op, readers):
     """Replace the elementwise_add_grad `op` (see computes_a_bias_gradient) by what it computes, in less
     time: the bias's gradient is the output gradient summed over the batch (reduce_sum; an image's pixels
     first, which paddle sums three times faster than all three axes at once), and the input's gradient is
-    the output gradient itself, which the ops after read in its place (so that it can no longer be fetched
-    under its own name), or a copy where none reads it. Paddle's broadcast gradient walks the rows element
+    the output gradient itself, which the ops after that read it (`readers`, see readers_after) read in its
+    place (so that it can no longer be fetched under its own name), or a copy where none reads it. Paddle's broadcast gradient walks the rows element
     by element, several times slower than the sums (bench/DECISIONS.md#bias-gradients-as-sums)."""
     output_gradient = block.var(op.input("Out@GRAD")[0])
     input_gradient = op.output("X@GRAD")
-    readers = readers_after(block, op, input_gradient[0], output_gradient.name) if input_gradient else []
     new = Replacement(block, op, output_gradient.dtype)
     per_channel = output_gradient
     if len(output_gradient.shape) == 4:
@@ -193,6 +211,6 @@ def readers_after(block, op, name, other):
     for each in later:
         written = set(each.output_arg_names) & {name, other}
         if written:
-            raise ValueError("{} writes {}: {} cannot be read in place of {}".format(
+            raise NotAsExpected("{} writes {}: {} cannot be read in place of {}".format(
                 each.type, written.pop(), other, name))
     return [each for each in later if name in each.input_arg_names]

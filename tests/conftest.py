@@ -20,7 +20,7 @@ SHARED_MNIST = (os.environ.get("DCGAN_MNIST_DIR")
 
 import dc_gan  # noqa: E402  (its package sets paddle's flags before paddle is imported)
 import paddle  # noqa: E402
-from dcgan_port import static_graph  # noqa: E402
+from dcgan_port import fast_cpu, static_graph  # noqa: E402
 from dcgan_port.data import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC  # noqa: E402
 
 paddle.enable_static()  # the chapter's programs are static graphs, as dc_gan.main() makes them
@@ -33,6 +33,15 @@ legacy_ir_only = pytest.mark.skipif(IN_PIR, reason="the fast CPU path builds in 
 # the saved generator's two files as a run in this graph writes them: generator.pdmodel, or PIR's .json
 GENERATOR_FILES = tuple(sorted(("generator" + static_graph.saved_program_suffix(),
                                 "generator.pdiparams")))
+
+
+
+def fast_forms_as_built(monkeypatch):
+    """The fast path's training programs as its forms build them, before oneDNN and the rewrites."""
+    with monkeypatch.context() as patched:
+        patched.setattr(fast_cpu, "switched_to_onednn", lambda *programs: True)
+        return dc_gan.build_programs(fast=True)
+
 
 PADDLE_FLAGS_SET_BY_RUNS = ("FLAGS_new_executor_serial_run",)  # dcgan_port.fast_cpu.set_cpu_threads
 

@@ -1,6 +1,6 @@
-"""The fast CPU path (all cores on one executor thread, oneDNN kernels for the convolutions, pooling,
-activations and fully connected layers, the transposed convolutions computed by conv2d or by a product
-and a fold, slow backward ops rewritten) computes what the plain path computes.
+"""The fast CPU path (all cores on one executor thread, oneDNN kernels for the convolutions, activations and
+fully connected layers, the transposed convolutions computed by conv2d or by a product and a fold, slow
+backward ops rewritten) computes what the plain path computes.
 
 Paddle's plain defaults run one thread and its own kernels. Both paths are started from the same initial
 state and fed the same batches; they may differ only by float32 rounding. One subtlety bounds how far that
@@ -20,7 +20,7 @@ import paddle
 import pytest
 
 import dc_gan
-from conftest import ROOT, legacy_ir_only
+from conftest import ROOT, fast_forms_as_built, legacy_ir_only
 from dcgan_port import checkpoints, fast_cpu, fast_gradients, limits
 
 pytestmark = legacy_ir_only
@@ -60,13 +60,6 @@ TRAINING_PROGRAMS = ("d_program", "dg_program", "g_program")
 
 def op_types(program):
     return {op.type for op in program.global_block().ops}
-
-
-def fast_forms_as_built(monkeypatch, **options):
-    """The fast path's training programs as its forms build them, before oneDNN and the rewrites."""
-    with monkeypatch.context() as patched:
-        patched.setattr(fast_cpu, "use_onednn", lambda *programs: True)
-        return dc_gan.build_programs(fast=True, **options)
 
 
 def on_paddles_kernels(program):
@@ -375,7 +368,7 @@ def test_a_paddle_without_onednn_trains_on_its_own_kernels_and_says_so_once(
     def refuse(*programs):
         raise AssertionError("oneDNN was asked for on a build without it")
 
-    monkeypatch.setattr(fast_cpu, "use_onednn", refuse)
+    monkeypatch.setattr(fast_cpu, "switched_to_onednn", refuse)
     with paddle.static.scope_guard(paddle.static.Scope()):
         status = dc_gan.main(["--data_dir", str(tiny_mnist), "--batch_size", "32", "--epoch", "1",
                               "--max_batches", "1", "--num_threads", "2", "--output", str(tmp_path)])

@@ -18,7 +18,7 @@ import op_groups  # noqa: E402
 def test_every_op_the_training_programs_run_has_a_group_of_its_own(fast):
     paddle.enable_static()
     progs = dc_gan.build_programs(fast=fast)
-    training = (progs.d_program, progs.dg_program, progs.g_program)  # the fast path's backward rewritten
+    training = (progs.d_program, progs.dg_program, progs.g_program)  # as built (the fast one rewritten)
     op_types = {op.type for program in training for op in program.global_block().ops}
     assert {"conv2d_grad", "mul_grad", "adam"} <= op_types
     assert [t for t in sorted(op_types) if op_groups.group_of(t, "paddle") == op_groups.REST] == []
