@@ -40,9 +40,17 @@ def handles_signal(pid, signum):
     return bool(int(caught, 16) >> (signum - 1) & 1)
 
 
-def wait_for(condition, seconds=600):
+def wait_for(condition, process=None, seconds=600):
+    """Until condition() holds. Fails, with what `process` printed, when it ends first or is still running
+    at the deadline (then it is killed)."""
     deadline = time.time() + seconds
     while not condition():
+        if process is not None and (process.poll() is not None or time.time() > deadline):
+            process.kill()
+            out, errors = process.communicate()
+            raise AssertionError("the run {} (status {}): {}".format(
+                "ended first" if time.time() <= deadline else "was still running", process.returncode,
+                (out + errors)[-3000:]))
         assert time.time() < deadline
         time.sleep(0.05)
 
@@ -111,7 +119,7 @@ def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist
     process = start("--data_dir", tiny_mnist, "--output", tmp_path / "out")
     # Python catches SIGINT itself from its first milliseconds, SIGTERM and SIGHUP only the package does:
     # once all three are caught, the package is imported and paddle not yet
-    wait_for(lambda: all(handles_signal(process.pid, signum) for signum in STOP_SIGNALS))
+    wait_for(lambda: all(handles_signal(process.pid, signum) for signum in STOP_SIGNALS), process)
     process.send_signal(signal.SIGINT)
     out, errors = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGINT, errors
@@ -124,7 +132,7 @@ def test_a_stop_while_drawing_leaves_no_generated_file(saved_run, tmp_path):
     for name in GENERATOR_FILES:
         shutil.copy(saved_run / name, tmp_path / name)
     process = start("--generate", 300000, "--output", tmp_path)  # 940 MB: it draws for a while
-    wait_for(lambda: any(name.startswith("generated.npy.tmp") for name in os.listdir(tmp_path)))
+    wait_for(lambda: any(name.startswith("generated.npy.tmp") for name in os.listdir(tmp_path)), process)
     process.send_signal(signal.SIGINT)  # while the digits are being written
     out, errors = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGINT, errors
