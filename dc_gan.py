@@ -172,8 +172,8 @@ def build_programs(*, raw_logits=False, seed=None, fast=False, use_cudnn=use_cud
     since D runs in training mode inside dg_program as in the chapter, G's and D's batch-norm statistics.
     fast (fast_cpu.wanted's answer): D and G train with the CPU fast path's forms of conv and deconv, which
     compute the same layers, on oneDNN's kernels (dcgan_port.fast_cpu); where the programs are not as the
-    fast path expects, it says so and the chapter's are built. g_program_test, which becomes the saved model, is
-    the chapter's G either way."""
+    fast path expects, it says so and the chapter's are built. g_program_test, which becomes the saved
+    model, is the chapter's G either way."""
     train_conv = fast_cpu.conv_with_indexed_pool if fast else conv
     train_deconv = fast_cpu.deconv_via_conv2d if fast else deconv
     startup = paddle.static.Program()

@@ -34,7 +34,7 @@ class Step:
         with paddle.static.scope_guard(self.scope):
             self.progs = dc_gan.build_programs(seed=dc_gan.CE_PROGRAM_SEED, fast=True)
             if not self.progs.fast:
-                sys.exit("onednn_ops.py: the fast path was not taken (the note above says why): nothing to time")
+                sys.exit("onednn_ops.py: the fast path was not taken (the note above says why)")
             for program in (self.progs.d_program, self.progs.dg_program, self.progs.g_program):
                 for op in program.global_block().ops:
                     if op.type in extra:

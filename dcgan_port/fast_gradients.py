@@ -1,6 +1,6 @@
 """The fast CPU path's backward ops that run slowly on either kernel, replaced in a built training program
-by faster forms of the same values (fast_cpu.switched_to_onednn plans them). Each form computes the sums the op
-computes, in another order: equal to float rounding, which tests/test_fast_path.py checks form by form.
+by faster forms of the same values (fast_cpu.switched_to_onednn plans them). Each form computes the sums the
+op computes, in another order: equal to float rounding, which tests/test_fast_path.py checks form by form.
 Why each pays: bench/DECISIONS.md, from bench/forms_ab.py."""
 import functools
 
@@ -32,7 +32,7 @@ class NotAsExpected(Exception):
 
 
 def onednn_switch(op_type):
-    """The attribute that runs ops of this type on oneDNN in this paddle; NotAsExpected where they have none."""
+    """The attribute that runs ops of this type on oneDNN in this paddle; NotAsExpected where none does."""
     extra = paddle.base.core.get_op_extra_attrs(op_type)
     switch = next((name for name in ONEDNN_SWITCHES if name in extra), None)
     if switch is None:
@@ -184,8 +184,9 @@ def bias_gradient_as_sum(block, op, readers):
     time: the bias's gradient is the output gradient summed over the batch (reduce_sum; an image's pixels
     first, which paddle sums three times faster than all three axes at once), and the input's gradient is
     the output gradient itself, which the ops after that read it (`readers`, see readers_after) read in its
-    place (so that it can no longer be fetched under its own name), or a copy where none reads it. Paddle's broadcast gradient walks the rows element
-    by element, several times slower than the sums (bench/DECISIONS.md#bias-gradients-as-sums)."""
+    place (so that it can no longer be fetched under its own name), or a copy where none reads it. Paddle's
+    broadcast gradient walks the rows element by element, several times slower than the sums
+    (bench/DECISIONS.md#bias-gradients-as-sums)."""
     output_gradient = block.var(op.input("Out@GRAD")[0])
     input_gradient = op.output("X@GRAD")
     new = Replacement(block, op, output_gradient.dtype)

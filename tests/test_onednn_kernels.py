@@ -81,8 +81,8 @@ def run_each_training_program_once(path):
     return kernels_run(result.stderr), built
 
 
-needs_onednn = pytest.mark.skipif(not fast_cpu.onednn_available(),
-                                  reason="this paddle has no oneDNN on this machine: the fast path is not taken")
+needs_onednn = pytest.mark.skipif(not fast_cpu.onednn_available(), reason="this paddle has no oneDNN on "
+                                  "this machine: the fast path is not taken")
 
 
 def onednn_or_cpu(op_type, backward):
