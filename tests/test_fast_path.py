@@ -275,6 +275,22 @@ def test_a_bias_gradient_as_a_sum_is_elementwise_add_grads(shape, after):
                           replacement="reduce_sum")
 
 
+def test_a_bias_gradient_whose_output_gradient_is_written_later_is_refused_before_any_change():
+    """The ops after the bias's gradient read its output gradient in place of its input's; an op after it
+    that writes either would make them read another value, so no rewrite of the block is made."""
+    main = paddle.static.Program()
+    with paddle.static.program_guard(main, paddle.static.Program()):
+        x, bias = paddle.static.data("x", [BATCH, 8], "float32"), paddle.static.data("bias", [8], "float32")
+        x.stop_gradient = bias.stop_gradient = False
+        paddle.static.gradients([paddle.mean(channel_bias(paddle.scale(x, 2.0), bias))], [x, bias])
+        (add_grad,) = [op for op in main.global_block().ops if op.type == "elementwise_add_grad"]
+        paddle.assign(paddle.zeros([BATCH, 8]), main.global_block().var(add_grad.input("Out@GRAD")[0]))
+    before = main.desc.serialize_to_string()
+    with pytest.raises(fast_gradients.NotAsExpected, match="assign writes .* cannot be read in place of"):
+        fast_gradients.rewrite(main.global_block())
+    assert main.desc.serialize_to_string() == before
+
+
 def test_only_the_g_steps_conv1_input_gradient_is_rewritten(monkeypatch):
     """d_program needs conv1's filter gradient, not its input's: its conv2d_grad stays; dg_program's
     conv1 computes only the input gradient, conv2's has 64 input channels."""
