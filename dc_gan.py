@@ -240,8 +240,8 @@ def make_place(use_gpu):
     if not use_gpu:
         return paddle.CPUPlace()
     if not paddle.is_compiled_with_cuda():
-        raise UsageError("--use_gpu true needs a CUDA build of paddle (pip install paddlepaddle-gpu); "
-                         "this one is CPU-only, so drop --use_gpu")
+        raise UsageError("--use_gpu true needs a CUDA build of paddle (pip install -r requirements-gpu.txt in "
+                         "a new venv); this one is CPU-only, so drop --use_gpu")
     return paddle.CUDAPlace(0)
 
 

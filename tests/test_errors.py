@@ -119,7 +119,7 @@ def test_generate_a_non_positive_count(saved_run, run):
 @pytest.mark.skipif(paddle.is_compiled_with_cuda(), reason="this paddle has CUDA: GPU runs work")
 def test_use_gpu_on_a_cpu_only_paddle(tiny_mnist, tmp_path, run):
     result = run("--data_dir", tiny_mnist, "--output", tmp_path, "--use_gpu", "true")
-    assert_one_line_error(result, "CUDA build", "paddlepaddle-gpu")
+    assert_one_line_error(result, "CUDA build", "requirements-gpu.txt")
 
 
 def test_resume_from_a_checkpoint_missing_its_loop_state(saved_run, tiny_mnist, tmp_path, run):
