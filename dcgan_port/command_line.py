@@ -51,10 +51,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def print_arguments(settings, static_graph):
-    """The run's configuration as the Book's scripts printed it, and which of paddle's static graphs builds
-    the programs (dcgan_port.ir_choice): a log says how it was made."""
+    """The run's configuration as the Book's scripts printed it (for --generate, only the flags it reads), and
+    which of paddle's static graphs builds the programs (dcgan_port.ir_choice): a log says how it was made."""
     print("-----------  Configuration Arguments -----------")
-    for name, value in sorted(settings.flags().items()):
+    for name, value in sorted(settings.configuration().items()):
         print("%s: %s" % (name, value))
     print("static graph: %s" % static_graph)
     print("------------------------------------------------", flush=True)

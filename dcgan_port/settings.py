@@ -29,10 +29,19 @@ class Settings:
     given: FrozenSet[str] = frozenset()  # the flags typed on the command line, not left at their default
 
     def flags(self):
-        """The settings by flag name, as the configuration block prints them."""
+        """The settings by flag name."""
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
                 if field.name != "given"}
 
+    def configuration(self):
+        """The settings that shape this run by flag name, as the configuration block prints them: every flag
+        for training, only what --generate reads for drawing."""
+        flags = self.flags()
+        return flags if self.generate is None else {name: flags[name] for name in DRAWING_SETTINGS}
+
+
+# What --generate reads of the settings; the others (the training's) do not change what it draws.
+DRAWING_SETTINGS = ("generate", "output", "use_gpu", "num_threads", "onednn")
 
 # What a checkpoint records of the run that wrote it, and --resume takes back. Two may be given again with
 # another value: --epoch sets the new total, and --data_dir says where the data is now (a moved folder, a

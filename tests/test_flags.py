@@ -36,6 +36,13 @@ def test_the_configuration_is_printed_first_flag_by_flag_as_the_books_scripts_di
     assert "epoch: 3" in lines and "raw_logits: True" in lines
 
 
+def test_generate_prints_only_the_flags_that_change_what_it_draws(capsys):
+    print_arguments(dc_gan.parse_args(["--generate", "64", "--output", "run"]), static_graph="the legacy IR")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:-2] == ["generate: 64", "num_threads: {}".format(dc_gan.parse_args([]).num_threads),
+                           "onednn: True", "output: run", "use_gpu: False"]
+
+
 def test_the_settings_know_which_flags_were_typed():
     settings = dc_gan.parse_args(["--epoch", "3", "--output", "somewhere", "--resume"])
     assert settings.given == {"epoch", "output", "resume"}
