@@ -2,7 +2,9 @@
 `kill`), SIGHUP (a closed terminal) and a closed standard output (`| head`, a dead ssh) all mean the same:
 while training, finish the batch, save everything and exit; at any other moment, stop at once. A second
 request always stops at once; what was saved last stays whole (files are replaced whole or not at all).
-The exit status is the shell's for the signal: 128 + its number."""
+An output that closes after a signal is no second request: Ctrl-C on `dc_gan.py 2>&1 | tee log` stops
+tee as well, and a closed terminal sends SIGHUP and then fails every write. The exit status is the
+shell's for the signal: 128 + its number."""
 import contextlib
 import os
 import signal
@@ -45,8 +47,9 @@ def say(line):
 
 
 def exit_while_starting(signum, frame):
-    os.write(2, "dc_gan.py: stopped by {} while starting; nothing was saved\n".format(
-        describe(signum)).encode())
+    with contextlib.suppress(OSError):  # stderr gone with the terminal or the pipe
+        os.write(2, "dc_gan.py: stopped by {} while starting; nothing was saved\n".format(
+            describe(signum)).encode())
     os._exit(128 + signum)
 
 
@@ -57,23 +60,25 @@ def stop_at_once_while_starting():
         signal.signal(signum, exit_while_starting)
 
 
-class StdoutGuard:
-    """Standard output that, when its reader goes away, sends the rest to the null device and reports it
-    once, instead of raising BrokenPipeError from whichever print came next."""
+class OutputGuard:
+    """An output stream that, when it can no longer be written (its reader gone: a broken pipe; its
+    terminal gone: EIO), sends the rest to the null device and calls on_close once, instead of raising
+    from whichever print came next."""
 
-    def __init__(self, stream, on_close):
-        self.stream, self.on_close, self.closed_pipe = stream, on_close, False
+    def __init__(self, stream, on_close=None):
+        self.stream, self.on_close, self.closed = stream, on_close, False
 
     def _guarded(self, method, *args):
         try:
             return getattr(self.stream, method)(*args)
-        except BrokenPipeError:
-            if not self.closed_pipe:
-                self.closed_pipe = True
+        except OSError:
+            if not self.closed:
+                self.closed = True
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, self.stream.fileno())  # what is still buffered drains there
                 os.close(devnull)
-                self.on_close(CLOSED_STDOUT)
+                if self.on_close is not None:
+                    self.on_close(CLOSED_STDOUT)
             return None
 
     def write(self, text):
@@ -95,19 +100,22 @@ class StopRequests:
 
     def __enter__(self):
         self._previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
-        self._stdout = sys.stdout
-        sys.stdout = StdoutGuard(sys.stdout, self.request)
+        self._outputs = sys.stdout, sys.stderr
+        sys.stdout = OutputGuard(sys.stdout, self.request)
+        sys.stderr = OutputGuard(sys.stderr)  # where the lines about stopping go: never a request
         return self
 
     def __exit__(self, *exc):
         for signum, handler in self._previous.items():  # after the run, no longer "while starting"
             signal.signal(signum, signal.SIG_DFL if handler is exit_while_starting else handler)
-        sys.stdout = self._stdout
+        sys.stdout, sys.stderr = self._outputs
 
     def _on_signal(self, signum, frame):
         self.request(signum)
 
     def request(self, signum):
+        if signum == CLOSED_STDOUT and self.requested:
+            return
         if self.deferring and self.signum is None:
             self.signum = signum
             say("stopping after this batch to save everything (a second {} stops at once)".format(

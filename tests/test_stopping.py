@@ -1,5 +1,5 @@
 """Every way a run can end keeps its work (dcgan_port.stopping): a closed standard output saves as a stop
-signal does, a second signal stops at once with the last save whole, a stop while starting or drawing
+signal does, and so does a signal whose outputs die with it, a second signal stops at once with the last save whole, a stop while starting or drawing
 is one line and leaves nothing half-written, a vanished output folder is one line; files are on disk
 before they replace the old ones; and one run holds its folder whatever is deleted in it."""
 import os
@@ -15,7 +15,7 @@ import pytest
 from conftest import GENERATOR_FILES, ROOT, assert_one_line_error, checkpoint
 import dc_gan
 from dcgan_port import output_folder
-from dcgan_port.stopping import STOP_SIGNALS, Stopped
+from dcgan_port.stopping import CLOSED_STDOUT, STOP_SIGNALS, StopRequests, Stopped
 
 SCRIPT = os.path.join(ROOT, "dc_gan.py")
 
@@ -73,6 +73,58 @@ def test_a_closed_standard_output_finishes_the_batch_saves_and_says_so_on_stderr
     state = checkpoint(tmp_path)
     assert (int(state["state/epoch"]), int(state["state/batch"])) == (0, 11)  # the batch of the line
     assert os.path.isfile(tmp_path / "generator.pdiparams") and leftovers(tmp_path) == []
+
+
+def assert_saved_at_the_batch_it_stopped(folder):
+    state = checkpoint(folder)
+    assert int(state["state/epoch"]) == 0 and 1 <= int(state["state/batch"]) < 11
+    assert os.path.isfile(folder / "generator.pdiparams") and leftovers(folder) == []
+
+
+def command(data, output):
+    """A run of three epochs of 12 batches of 8, loss lines at batches 0 and 10."""
+    return [sys.executable, SCRIPT] + [str(a) for a in ("--data_dir", data, "--batch_size", 8, "--epoch", 3,
+                                                        "--output", output)]
+
+
+def test_ctrl_c_on_a_pipe_of_both_outputs_that_dies_with_it_still_saves(tiny_mnist, tmp_path):
+    """`dc_gan.py 2>&1 | tee log` and Ctrl-C: the signal reaches tee too, and the run's lines about
+    stopping then meet a closed pipe, which is no second request."""
+    process = subprocess.Popen(command(tiny_mnist, tmp_path), cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    read_until(process, "Epoch ID=0 Batch ID=0 ")
+    process.send_signal(signal.SIGINT)
+    process.stdout.close()  # tee, gone
+    process.wait(timeout=600)
+    assert process.returncode == 128 + signal.SIGINT
+    assert_saved_at_the_batch_it_stopped(tmp_path)
+
+
+def test_an_output_that_closes_after_a_signal_is_no_second_request():
+    """Ctrl-C in a batch that prints (every tenth): tee is gone by the time its line is printed."""
+    with StopRequests() as stop, stop.finish_batch_first():
+        stop.request(signal.SIGINT)
+        stop.request(CLOSED_STDOUT)
+        assert stop.signum == signal.SIGINT
+        with pytest.raises(Stopped, match="by Ctrl-C: the last complete save is kept"):
+            stop.request(signal.SIGINT)
+
+
+def test_a_hangup_whose_terminal_is_gone_still_saves(tiny_mnist, tmp_path):
+    """A closed terminal or a dropped ssh: SIGHUP, then every write to the terminal fails (EIO)."""
+    terminal, run_side = os.openpty()
+    process = subprocess.Popen(command(tiny_mnist, tmp_path), cwd=ROOT, stdin=run_side,
+                               stdout=run_side, stderr=run_side, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    os.close(run_side)
+    with os.fdopen(terminal, "rb", buffering=0) as screen:
+        seen = b""
+        while b"Epoch ID=0 Batch ID=0 " not in seen:
+            seen += screen.read(4096)
+        process.send_signal(signal.SIGHUP)
+    process.wait(timeout=600)
+    assert process.returncode == 128 + signal.SIGHUP
+    assert_saved_at_the_batch_it_stopped(tmp_path)
 
 
 def test_a_second_signal_stops_at_once_and_keeps_the_last_complete_save(saved_run_copy):
