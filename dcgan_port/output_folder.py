@@ -26,7 +26,11 @@ SAVED_FILES = (CHECKPOINT_FILE,) + GENERATOR_FILES + (LOSS_CURVE_FILE, FILM_FILE
 RUN_FILES = SAVED_FILES + (GENERATED_NPY, GENERATED_PNG)  # and the grids
 
 LOCK_FILE = ".dc_gan.lock"  # on Windows, held by the run that writes to the folder
-LEFTOVER = re.compile(r"\.tmp\d+(\.pdiparams|\.pdmodel|\.json)?$")  # temporary_path() names
+# temporary_path()'s names for the run's files (the generator's with paddle's suffix after it), and only
+# theirs: a user's own "notes.tmp1" is not a run's
+LEFTOVER = re.compile(r"^(?:{}|\d{{4}}_\d{{4}}\.png)\.tmp\d+(?:{})?$".format(
+    "|".join(map(re.escape, RUN_FILES + (GENERATOR_PREFIX,))),
+    "|".join(re.escape(name[len(GENERATOR_PREFIX):]) for name in GENERATOR_FILES)))
 
 
 def run_files(path):

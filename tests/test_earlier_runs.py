@@ -56,12 +56,15 @@ def test_bad_data_is_named_before_the_earlier_run(saved_run, tmp_path):
 
 def test_the_lock_and_a_dead_runs_leftovers_are_not_a_run(tiny_mnist, tmp_path, run):
     (tmp_path / output_folder.LOCK_FILE).write_bytes(b"")
-    (tmp_path / "checkpoint.npz.tmp12345").write_bytes(b"half a checkpoint")
-    (tmp_path / "notes.txt").write_text("mine")
+    dead_runs = ["checkpoint.npz.tmp12345", "generator.tmp12345.pdiparams", "generator.tmp12345.json",
+                 "0003_0070.png.tmp12345"]
+    users = ["notes.txt", "thesis.tmp2024", "photo.tmp1.json", "my_generator.tmp3.pdmodel"]
+    for name in dead_runs + users:
+        (tmp_path / name).write_bytes(b"half a file")
     result = new_run(run, tiny_mnist, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert not (tmp_path / "checkpoint.npz.tmp12345").exists()
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert not [name for name in dead_runs if (tmp_path / name).exists()]
+    assert all((tmp_path / name).read_bytes() == b"half a file" for name in users)
 
 
 def test_overwrite_deletes_exactly_the_earlier_runs_files(saved_run, tiny_mnist, tmp_path, run):
