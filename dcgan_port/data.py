@@ -190,6 +190,11 @@ def download_mnist(split, url_prefix):
     for stem, md5 in MNIST_FILES[split]:
         url = url_prefix.rstrip("/") + "/" + stem + ".gz"
         cached = os.path.join(paddle.dataset.common.DATA_HOME, "mnist", stem + ".gz")
+        if os.path.exists(cached) and paddle.dataset.common.md5file(cached) != md5:
+            # paddle would download over it: someone's own file, never this port's (see below)
+            raise UsageError(
+                "{} is not MNIST's file (its md5 differs) and is left as it is: to train on it, pass "
+                "--data_dir {}; to download MNIST, move it away".format(cached, os.path.dirname(cached)))
         if not os.path.exists(cached):
             if not writable_folder(os.path.dirname(cached)):  # a read-only ~/.cache, no temporary folder
                 raise UsageError(
@@ -203,12 +208,14 @@ def download_mnist(split, url_prefix):
             # stdout and stays visible
             with contextlib.redirect_stderr(io.StringIO()):
                 paths.append(paddle.dataset.common.download(url, "mnist", md5))
-        except Exception:
+        except BaseException as error:
             # paddle downloads straight into the cache: what it leaves there is partial or wrong
             failure = "could not be downloaded"
             if os.path.exists(cached):
                 os.remove(cached)
                 failure = "arrived cut short or altered (its md5 check failed; the file was removed)"
+            if not isinstance(error, Exception):  # a stop (dcgan_port.stopping)
+                raise
             raise UsageError(
                 "MNIST {} split not in {} and {} {}; fetch {} into a folder and pass --data_dir "
                 "FOLDER".format(

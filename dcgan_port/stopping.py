@@ -23,8 +23,10 @@ def describe(signum):
     return signal.Signals(signum).name
 
 
-class Stopped(Exception):
-    """Raised where the run must end now; dc_gan.py reports it in one line and exits with status."""
+class Stopped(BaseException):
+    """Raised where the run must end now; dc_gan.py reports it in one line and exits with status. Not an
+    Exception, as KeyboardInterrupt is not: an `except Exception` (paddle's download retries, a check that
+    reads a file) must not take a stop for a failure of its own."""
 
     def __init__(self, signum, what):
         super().__init__("stopped by {}: {}".format(describe(signum), what))

@@ -240,3 +240,33 @@ def test_a_download_with_the_wrong_checksum_gets_one_line_and_leaves_nothing_in_
     assert len(lines) == 1 and "md5 check failed" in lines[0]
     assert "train-images-idx3-ubyte.gz" in lines[0] and "--data_dir" in lines[0]
     assert not (cache / "mnist" / "train-images-idx3-ubyte.gz").exists()
+
+
+def test_a_file_of_someone_elses_in_the_cache_is_left_as_it_is_and_named(mnist_server, tmp_path,
+                                                                          monkeypatch, capsys):
+    """Not MNIST's bytes where paddle keeps MNIST (a re-compressed copy, another data set): paddle would
+    download over it."""
+    url, md5 = mnist_server
+    theirs = tmp_path / "cache" / "mnist" / "train-images-idx3-ubyte.gz"
+    theirs.parent.mkdir(parents=True)
+    theirs.write_bytes(b"my own copy")
+    assert train_from(url, md5, tmp_path / "cache", tmp_path / "out", monkeypatch) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "{} is not MNIST's file".format(theirs) in lines[0]
+    assert "--data_dir {}".format(theirs.parent) in lines[0]
+    assert theirs.read_bytes() == b"my own copy"
+
+
+def test_a_stop_during_the_download_stops_it_and_leaves_nothing_in_the_cache(mnist_server, tmp_path,
+                                                                             monkeypatch, capsys):
+    """paddle retries its download after any Exception; a stop is none, and ends the run at once."""
+    url, md5 = mnist_server
+
+    def ctrl_c_after_the_first_chunk(bar, *args):  # paddle's progress bar, updated after each chunk
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(paddle.hapi.progressbar.ProgressBar, "update", ctrl_c_after_the_first_chunk)
+    assert train_from(url, md5, tmp_path / "cache", tmp_path / "out", monkeypatch) == 128 + signal.SIGINT
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "dc_gan.py: stopped by Ctrl-C: nothing more was saved")
+    assert os.listdir(tmp_path / "cache" / "mnist") == []
