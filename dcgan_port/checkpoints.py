@@ -1,4 +1,5 @@
 """Saving and resuming training (OUTPUT/checkpoint.npz), and the saved generator (OUTPUT/generator.*)."""
+import errno
 import os
 
 import numpy as np
@@ -145,11 +146,25 @@ def save_generator(output, exe, progs):
         with replaced_whole([prefix + ".pdiparams", prefix + program], [tmp + ".pdiparams", tmp + program]):
             paddle.static.save_inference_model(tmp, [progs.noise_test], [progs.g_img_test], exe,
                                                program=progs.g_program_test)
+            check_written_whole(tmp + program, tmp + ".pdiparams")
         for other in GENERATOR_PROGRAM.values():
             if other != program and os.path.isfile(prefix + other):
                 os.remove(prefix + other)  # an earlier save's, from the other graph
     except OSError as e:
         raise save_failed(prefix + ".pdiparams", e)
+
+
+def check_written_whole(program_path, parameters_path):
+    """Paddle's save does not report a write that a full disk cut short: the parameters file must hold
+    the values of every parameter its program names, else OSError, before it replaces a whole one."""
+    try:
+        needed, _ = static_graph.saved_parameter_bytes(program_path)
+    except Exception as e:  # a program file cut short: paddle's parse errors have no common type
+        raise OSError(errno.EIO, "written short: {} cannot be read back ({})".format(program_path, e))
+    written = os.path.getsize(parameters_path)
+    if written < needed:
+        raise OSError(errno.ENOSPC, "written short: {} of the {} bytes of its parameters".format(
+            written, needed))
 
 
 def generator_program(output):

@@ -179,6 +179,31 @@ def test_a_save_the_disk_refuses_gets_one_line_and_keeps_the_earlier_saves(
     assert leftovers(tmp_path) == []
 
 
+def test_a_generator_the_disk_cut_short_never_replaces_the_whole_one(uninterrupted, tiny_mnist, tmp_path,
+                                                                     monkeypatch, capsys):
+    """Paddle's save writes what a full disk takes and reports nothing."""
+    for name in SAVED:
+        (tmp_path / name).write_bytes((uninterrupted / name).read_bytes())
+    before = {name: fingerprint(tmp_path)[name] for name in SAVED[1:]}
+    save = paddle.static.save_inference_model
+
+    def cut_short(prefix, *args, **kwargs):
+        save(prefix, *args, **kwargs)
+        with open(prefix + ".pdiparams", "r+b") as f:
+            f.truncate(os.path.getsize(prefix + ".pdiparams") // 2)
+
+    monkeypatch.setattr(paddle.static, "save_inference_model", cut_short)
+    with paddle.static.scope_guard(paddle.static.Scope()):
+        status = dc_gan.main([str(a) for a in ce_args(tiny_mnist, tmp_path, 3)] + ["--resume"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(lines) == 1
+    assert lines[0].startswith("dc_gan.py: error: cannot write {} (written short: ".format(
+        tmp_path / "generator.pdiparams"))
+    assert "the earlier saves are intact" in lines[0]
+    assert {name: fingerprint(tmp_path)[name] for name in SAVED[1:]} == before
+    assert leftovers(tmp_path) == []
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
