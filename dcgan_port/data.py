@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import stat
+import warnings
 
 import numpy as np
 import paddle.dataset.common
@@ -145,11 +146,14 @@ def grey_pixels(image):
 def read_image(path, side):
     """The image's first frame, turned upright as its EXIF orientation says (a phone's photographs),
     centre-cropped to a square and resampled (Lanczos) to side x side, as a flat row of values in [-1, 1]."""
-    with open_regular(path) as f, PIL.Image.open(f) as image:
-        image.seek(0)
-        image.load()
-        upright = PIL.ImageOps.exif_transpose(image)
-        square = PIL.ImageOps.fit(grey_pixels(upright), (side, side), method=PIL.Image.LANCZOS)
+    with open_regular(path) as f, warnings.catch_warnings():
+        # a large photograph reads as any other; Pillow's two lines of warning say nothing to the user
+        warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
+        with PIL.Image.open(f) as image:
+            image.seek(0)
+            image.load()
+            upright = PIL.ImageOps.exif_transpose(image)
+            square = PIL.ImageOps.fit(grey_pixels(upright), (side, side), method=PIL.Image.LANCZOS)
     return scaled(np.clip(np.asarray(square, dtype=np.float32), 0, 255).reshape(-1))
 
 
@@ -169,8 +173,9 @@ def load_image_folder(data_dir, paths, side=MNIST_SIDE):
             count += 1
         except (FileNotFoundError, NotAFile) as e:
             raise changed_while_read(path, e)
-        # what Pillow raises for a file it cannot decode, or for one too large to be a picture
-        except (OSError, ValueError, SyntaxError, PIL.Image.DecompressionBombError) as e:
+        # Pillow raises OSError, ValueError and SyntaxError for a file it cannot decode, its own for one too
+        # large to be a picture, and for damaged metadata whatever its parser met (TypeError, struct.error)
+        except Exception as e:
             skipped.append((path, e))
         if number % PROGRESS_EVERY == 0 and number < len(paths):
             print("read {} of {} images".format(number, len(paths)), flush=True)

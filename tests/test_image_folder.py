@@ -5,6 +5,8 @@ import re
 import shutil
 import signal
 import socket
+import struct
+import warnings
 
 import numpy as np
 import PIL.Image
@@ -191,10 +193,31 @@ def test_a_folder_whose_images_cannot_be_read(tmp_path):
         load_training_images("train", str(tmp_path))
 
 
+def test_a_photograph_whose_exif_pillow_cannot_rewrite_is_skipped_like_a_broken_one(folder, capsys):
+    """A camera's Make tag (text) under the id of a number tag: turning the picture upright rewrites its
+    EXIF, and Pillow's writer raises TypeError there."""
+    exif = PIL.Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "cam"  # turned, and the Make
+    PIL.Image.fromarray(np.zeros((28, 28), np.uint8)).save(folder / "damaged.jpg", exif=exif)
+    made = (folder / "damaged.jpg").read_bytes()
+    (folder / "damaged.jpg").write_bytes(made.replace(struct.pack(">HH", 0x010F, 2),  # ASCII type
+                                                      struct.pack(">HH", 0x011F, 2)))  # XPosition's id
+    images, _ = load_training_images("train", str(folder))
+    assert len(images) == 6 and "skipped 2 of 8 image files" in capsys.readouterr().out
+
+
 def test_an_image_too_large_to_be_a_picture_is_skipped_like_a_broken_one(folder, monkeypatch, capsys):
     monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 300)  # Pillow refuses twice this: all of them
     with pytest.raises(UsageError, match="none of its 7 image files could be read"):
         load_training_images("train", str(folder))
+
+
+def test_an_image_large_enough_for_pillows_warning_is_read_without_it(folder, monkeypatch):
+    monkeypatch.setattr(PIL.Image, "MAX_IMAGE_PIXELS", 1000)  # warns from 1,000 pixels: b.jpg's 1,600
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images, _ = load_training_images("train", str(folder))
+    assert len(images) == 6 and not [w for w in caught if w.category is PIL.Image.DecompressionBombWarning]
 
 
 def test_a_folder_too_large_for_memory_is_refused_before_reading(folder, monkeypatch):
