@@ -240,8 +240,8 @@ def make_place(use_gpu):
     if not use_gpu:
         return paddle.CPUPlace()
     if not paddle.is_compiled_with_cuda():
-        raise UsageError("--use_gpu true needs a CUDA build of paddle (pip install -r requirements-gpu.txt in "
-                         "a new venv); this one is CPU-only, so drop --use_gpu")
+        raise UsageError("--use_gpu true needs a CUDA build of paddle (pip install -r requirements-gpu.txt "
+                         "in a new venv); this one is CPU-only, so drop --use_gpu")
     return paddle.CUDAPlace(0)
 
 
@@ -281,9 +281,10 @@ def train(settings, stop):
             paddle.set_flags({"FLAGS_cudnn_deterministic": True})
     place = make_place(settings.use_gpu)
     train_images = training_start.checked_images(settings)  # every input, before anything is touched
-    progs = build_programs(raw_logits=settings.raw_logits, use_cudnn=settings.use_cudnn,
-                           fast=fast_cpu.wanted(settings.onednn, settings.use_gpu, settings.num_threads),
-                           seed=CE_PROGRAM_SEED if settings.enable_ce else None)
+    with stop.held():  # a stop waits for the programs: paddle crashes if one lands while it builds
+        progs = build_programs(raw_logits=settings.raw_logits, use_cudnn=settings.use_cudnn,
+                               fast=fast_cpu.wanted(settings.onednn, settings.use_gpu, settings.num_threads),
+                               seed=CE_PROGRAM_SEED if settings.enable_ce else None)
     exe = paddle.static.Executor(place)
     exe.run(progs.startup)
     const_n = uniform_noise(settings.batch_size)

@@ -98,7 +98,7 @@ class StopRequests:
 
     def __init__(self):
         self.signum = None  # the request being honoured at the end of the batch
-        self.deferring = False
+        self.deferring = self.holding = False
 
     def __enter__(self):
         self._previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
@@ -118,6 +118,9 @@ class StopRequests:
     def request(self, signum):
         if signum == CLOSED_STDOUT and self.requested:
             return
+        if self.holding:
+            self.signum = self.signum or signum
+            return
         if self.deferring and self.signum is None:
             self.signum = signum
             say("stopping after this batch to save everything (a second {} stops at once)".format(
@@ -129,6 +132,19 @@ class StopRequests:
     @property
     def requested(self):
         return self.signum is not None
+
+    @contextlib.contextmanager
+    def held(self):
+        """Within it, a request waits for its end, then stops the run. In PIR, paddle builds ops in C++ that
+        calls back into Python (its call-stack recorder), where signal handlers run too, and an exception
+        raised there crashes paddle (a SystemError, or a segfault)."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.requested:
+            raise Stopped(self.signum, "nothing more was saved")
 
     @contextlib.contextmanager
     def finish_batch_first(self):

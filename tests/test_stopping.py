@@ -1,7 +1,8 @@
 """Every way a run can end keeps its work (dcgan_port.stopping): a closed standard output saves as a stop
-signal does, and so does a signal whose outputs die with it, a second signal stops at once with the last save whole, a stop while starting or drawing
-is one line and leaves nothing half-written, a vanished output folder is one line; files are on disk
-before they replace the old ones; and one run holds its folder whatever is deleted in it."""
+signal does, and so does a signal whose outputs die with it; a second signal stops at once with the last
+save whole; a stop while starting, building the programs or drawing is one line and leaves nothing
+half-written; a vanished output folder is one line; files are on disk before they replace the old ones;
+and one run holds its folder whatever is deleted in it."""
 import os
 import shutil
 import signal
@@ -141,6 +142,26 @@ def test_a_second_signal_stops_at_once_and_keeps_the_last_complete_save(saved_ru
                                        "kept")
     assert leftovers(saved_run_copy) == []
     assert int(checkpoint(saved_run_copy)["state/epoch"]) >= 1  # whole: the old one or a new one
+
+
+def test_a_stop_while_the_programs_are_built_waits_for_them_then_stops_in_one_line(
+        tiny_mnist, tmp_path, monkeypatch, capsys):
+    """In PIR, a stop raised inside paddle's building crashed it (SystemError, or a segfault)."""
+    build, built = dc_gan.build_programs, []
+
+    def build_programs(**kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # where the handler would run, were the signal not held
+        built.append(True)
+        return build(**kwargs)
+
+    monkeypatch.setattr(dc_gan, "build_programs", build_programs)
+    status = dc_gan.main(["--data_dir", str(tiny_mnist), "--batch_size", "8", "--output",
+                          str(tmp_path / "out")])
+    assert status == 128 + signal.SIGINT and built == [True]
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "dc_gan.py: stopped by Ctrl-C: nothing more was saved")
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_second_signal_inside_an_import_still_stops_in_one_line(monkeypatch, tmp_path, capsys):
