@@ -33,8 +33,9 @@ import warnings
 
 from dcgan_port import stopping
 
-if os.path.basename(getattr(sys.modules["__main__"], "__file__", "") or "") == "dc_gan.py":
-    stopping.stop_at_once_while_starting()  # until dc_gan.main() takes the signals over
+STARTED_BY_DC_GAN = os.path.basename(getattr(sys.modules["__main__"], "__file__", "") or "") == "dc_gan.py"
+if STARTED_BY_DC_GAN:
+    stopping.hold_while_loading()  # a stop waits until paddle has loaded (below)
 
 from dcgan_port import caches, ir_choice
 
@@ -63,5 +64,8 @@ warnings.filterwarnings("ignore", message="(Tensor|Value) do not have 'place' in
 caches.import_paddle_with_a_writable_cache()
 
 from dcgan_port import static_graph  # noqa: E402
+
+if STARTED_BY_DC_GAN:
+    stopping.stop_at_once_while_starting()  # until dc_gan.main() takes the signals over
 
 IR = ir_choice.check_paddle_agrees(IR, static_graph.pir_in_use())

@@ -55,11 +55,25 @@ def exit_while_starting(signum, frame):
     os._exit(128 + signum)
 
 
+def hold_while_loading():
+    """Until stop_at_once_while_starting, the stop signals wait: paddle puts handlers of its own on them as
+    it loads (a dozen lines of C++ stack for SIGTERM), and the threads numpy and paddle start meanwhile
+    inherit the wait, so that only this thread ever takes them. Where the system cannot hold them
+    (Windows), the handlers are put in at once."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    else:
+        stop_at_once_while_starting()
+
+
 def stop_at_once_while_starting():
-    """While dc_gan.py loads paddle (seconds, and nothing to save yet), a stop ends the process at once
-    with one line: raised inside paddle's initialisation, KeyboardInterrupt gave 25 lines instead."""
+    """While dc_gan.py starts (seconds, and nothing to save yet), a stop ends the process at once with one
+    line: raised inside paddle's initialisation, KeyboardInterrupt gave 25 lines instead. A stop held
+    while paddle loaded lands here."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, exit_while_starting)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 class OutputGuard:

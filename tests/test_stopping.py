@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import numpy as np
@@ -190,8 +191,8 @@ def test_an_import_that_fails_on_its_own_is_not_taken_for_a_stop(monkeypatch, tm
 
 def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist, tmp_path):
     process = start("--data_dir", tiny_mnist, "--output", tmp_path / "out")
-    # Python catches SIGINT itself from its first milliseconds, SIGTERM and SIGHUP only the package does:
-    # once all three are caught, the package is imported and paddle not yet
+    # Python catches SIGINT itself from its first milliseconds, SIGHUP only the package does, once paddle
+    # has loaded: once all three are caught, the package's handlers are in and main() has not begun
     wait_for(lambda: all(handles_signal(process.pid, signum) for signum in STOP_SIGNALS), process)
     process.send_signal(signal.SIGINT)
     out, errors = process.communicate(timeout=120)
@@ -199,6 +200,33 @@ def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist
     lines = errors.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dc_gan.py: stopped by Ctrl-C"), errors
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=lambda signum: signal.Signals(signum).name)
+def test_a_stop_as_paddle_loads_waits_for_it_then_is_one_line(tmp_path, signum):
+    """paddle puts handlers of its own on the stop signals as it loads (SIGTERM's prints a dozen lines of
+    C++ stack); a stop sent once it has (the package's static_graph imported) waits for the package's."""
+    script = tmp_path / "dc_gan.py"  # the package holds the signals for dc_gan.py only
+    script.write_text(textwrap.dedent("""\
+        import builtins, os, sys
+        sys.path.insert(0, {root!r})
+        load = builtins.__import__
+
+        def load_then_stop(name, globals=None, locals=None, fromlist=(), level=0):
+            module = load(name, globals, locals, fromlist, level)
+            if name == "dcgan_port" and "static_graph" in (fromlist or ()):
+                os.kill(os.getpid(), {signum})
+            return module
+
+        builtins.__import__ = load_then_stop
+        import dcgan_port
+        print("not stopped")
+        """).format(root=ROOT, signum=int(signum)))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 128 + signum, result.stdout[-1500:] + result.stderr[-1500:]
+    assert result.stderr.splitlines() == ["dc_gan.py: stopped by {} while starting; nothing was saved".format(
+        "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name)], result.stderr
+    assert result.stdout == ""
 
 
 def test_a_stop_while_drawing_leaves_no_generated_file(saved_run, tmp_path):
