@@ -177,7 +177,8 @@ def check_drawing(settings, image_side=28):
     free = shutil.disk_usage(settings.output).free
     if npy_bytes + GENERATED_PNG_BYTES > free:
         largest = int(max(free - GENERATED_PNG_BYTES, 0) // digit_bytes)
+        fewer = " or pass --generate {} or fewer".format(largest) if largest else ""
         raise UsageError("--generate {} writes {:.2f} GB into {} ({} bytes a digit), and its disk has "
-                         "{:.2f} GB free; free some space or pass --generate {} or fewer".format(
+                         "{:.2f} GB free; free some space{}".format(
                              settings.generate, npy_bytes / 1e9, os.path.join(
-                                 settings.output, GENERATED_NPY), digit_bytes, free / 1e9, largest))
+                                 settings.output, GENERATED_NPY), digit_bytes, free / 1e9, fewer))

@@ -55,17 +55,24 @@ def temporary_path(path):
     return "{}.tmp{}".format(path, os.getpid())
 
 
-def save_failed(path, error, size=None, then="continue with --resume"):
+def save_failed(path, error, size=None, then=None):
     """The one-line error for a save that failed, with the space it would have needed and what to do
-    next (then: what fits the command; a training run's default). Called once the failed save's
-    temporary files are gone, so the free space is what the disk really has."""
+    next (then: what fits the command; by default a training run's: --resume where it has a checkpoint,
+    else --overwrite). Called once the failed save's temporary files are gone, so the free space is
+    what the disk really has."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         return UsageError("cannot write {}: its folder {} is gone (removed, or its disk unmounted); the "
                           "run's saves went with it".format(path, folder))
+    if then is None:
+        then = ("continue with --resume" if os.path.isfile(os.path.join(folder, CHECKPOINT_FILE))
+                else "start the run again with --overwrite")
     if os.path.isdir(path):
         return UsageError("cannot write {}: a folder has that name; move it out of {}, then {}".format(
             path, folder, then))
+    if error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return UsageError("cannot write {} ({}); the earlier saves are intact: make {} writable, then "
+                          "{}".format(path, error.strerror or error, folder, then))
     if size is None and os.path.isfile(path):
         size = os.path.getsize(path)  # about what its new version needs
     free = shutil.disk_usage(folder).free
@@ -104,7 +111,7 @@ def replaced_whole(paths, temporaries=None):
                 os.remove(tmp)
 
 
-def atomic_write(path, write, size=None, then="continue with --resume"):
+def atomic_write(path, write, size=None, then=None):
     """Call write(file) on a temporary file, then put it in place of path (replaced_whole)."""
     try:
         with replaced_whole([path]) as (tmp,):

@@ -79,7 +79,7 @@ def image_grid(gen_data, pad_dim=1, columns=None):
             .reshape((rows * padded, n * padded)))
 
 
-def save_figure(fig, path, then="continue with --resume"):
+def save_figure(fig, path, then=None):
     """The chapter's plt.savefig(path, bbox_inches='tight'), written whole or not at all; then: what to do
     after a failed save (dcgan_port.output_folder.save_failed)."""
     try:

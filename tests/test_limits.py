@@ -11,6 +11,7 @@ import types
 
 import pytest
 
+import dc_gan
 from conftest import ROOT, assert_one_line_error, fingerprint, run_main
 from dcgan_port import limits, output_folder
 from dcgan_port.errors import UsageError
@@ -152,7 +153,24 @@ def test_a_failed_save_reports_the_free_space_without_its_own_temporary_file_and
     (tmp_path / "losses.png").mkdir()
     folder = output_folder.save_failed(str(tmp_path / "losses.png"), IsADirectoryError(
         errno.EISDIR, os.strerror(errno.EISDIR)))
-    assert "a folder has that name" in str(folder) and str(folder).endswith("continue with --resume")
+    assert "a folder has that name" in str(folder)
+    assert str(folder).endswith("then start the run again with --overwrite")  # no checkpoint to resume
+    (tmp_path / "checkpoint.npz").write_bytes(b"a run's")
+    resumable = output_folder.save_failed(str(tmp_path / "progress.gif"), OSError(
+        errno.ENOSPC, os.strerror(errno.ENOSPC)))
+    assert str(resumable).endswith("free some space, then continue with --resume")
+    read_only = output_folder.save_failed(str(tmp_path / "checkpoint.npz"), OSError(
+        errno.EROFS, os.strerror(errno.EROFS)))
+    assert str(read_only).endswith("the earlier saves are intact: make {} writable, then continue with "
+                                   "--resume".format(tmp_path))
+    assert "free" not in str(read_only)
+
+
+def test_a_disk_without_room_for_one_digit_is_told_to_free_space_not_to_draw_none(saved_run, monkeypatch):
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 ** 9, 10 ** 9, 1000))
+    with pytest.raises(UsageError) as refused:
+        limits.check_drawing(dc_gan.parse_args(["--generate", "5", "--output", str(saved_run)]))
+    assert str(refused.value).endswith("free some space")
 
 
 def run_as_user_without_cache(home, *args):
