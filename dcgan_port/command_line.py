@@ -18,6 +18,7 @@ def str2bool(value):
 
 # a boolean flag: `--flag`, `--flag true`, `--flag off`, ...
 BOOLEAN = dict(type=str2bool, nargs="?", const=True, metavar="true|false")
+LARGEST_COUNT = 2 ** 63 - 1  # what a checkpoint stores as a number (int64); a larger one it cannot read back
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -26,8 +27,9 @@ class OneLineParser(argparse.ArgumentParser):
 
     def parse_settings(self, argv, positive, minutes, exclusive=()):
         """The flags as one Settings, knowing which of them were typed (a resumed run takes the others from
-        its checkpoint). Refuses, in one line, a count that is not positive, minutes below 0 (or nan), and
-        both flags of a pair in exclusive set."""
+        its checkpoint). Refuses, in one line, a count that is not positive (or too large to be recorded),
+        minutes below 0 (or nan), both flags of a pair in exclusive set, and a path or URL that is not UTF-8
+        (paddle writes and reads only UTF-8 names)."""
         unset = object()
         typed = argparse.Namespace(**{name: unset for name in vars(self.parse_args([]))})
         self.parse_args(argv, namespace=typed)  # flags left out keep `unset`: argparse fills only absent ones
@@ -38,8 +40,9 @@ class OneLineParser(argparse.ArgumentParser):
     def check(self, args, positive, minutes, exclusive):
         for name in positive:
             value = getattr(args, name)
-            if value is not None and value <= 0:
-                self.error("argument --{}: must be a positive whole number, got {}".format(name, value))
+            if value is not None and not 0 < value <= LARGEST_COUNT:
+                self.error("argument --{}: must be a positive whole number up to {}, got {}".format(
+                    name, LARGEST_COUNT, value))
         for name in minutes:
             if not getattr(args, name) >= 0:  # also refuses nan
                 self.error("argument --{}: must be 0 (off) or a positive number of minutes, got "
@@ -47,6 +50,13 @@ class OneLineParser(argparse.ArgumentParser):
         for first, second in exclusive:
             if getattr(args, first) not in (None, False) and getattr(args, second) not in (None, False):
                 self.error("argument --{}: not allowed with --{}; pass one of them".format(second, first))
+        for name, value in vars(args).items():
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    self.error("argument --{}: {} is not UTF-8, which paddle needs for its file names; pass "
+                               "another".format(name, ascii(value.encode("utf-8", "surrogateescape"))))
         return args
 
 
