@@ -74,8 +74,12 @@ def inference_generator(program_path, num_threads):
 
 def check_parameters_file(program_path):
     """Paddle's loaders take a .pdiparams cut short without a word and draw with what is missing; its
-    size must at least hold the values of every parameter the program names."""
+    size must at least hold the values of every parameter the program names. A program that names none
+    (an empty file) crashed them."""
     needed, count = saved_parameter_bytes(program_path)
+    if not count:
+        raise UsageError("{} names no parameters: it is cut short or not a generator; train again to save a "
+                         "whole one".format(program_path))
     params = parameters_file(program_path)
     size = os.path.getsize(params)
     if size < needed:

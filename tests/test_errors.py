@@ -171,13 +171,14 @@ def test_a_run_refused_for_want_of_cuda_makes_no_output_folder(tiny_mnist, tmp_p
 
 
 @pytest.mark.parametrize("onednn", ["true", "false"])
+@pytest.mark.parametrize("kept", [0.5, 0], ids=["cut in half", "emptied"])  # emptied: paddle segfaulted
 @pytest.mark.parametrize("damaged", GENERATOR_FILES)
-def test_generate_with_a_damaged_saved_generator_gets_one_line(saved_run, tmp_path, run, damaged,
+def test_generate_with_a_damaged_saved_generator_gets_one_line(saved_run, tmp_path, run, damaged, kept,
                                                                onednn):
     for name in GENERATOR_FILES:
         shutil.copy(saved_run / name, tmp_path / name)
     with open(tmp_path / damaged, "r+b") as f:
-        f.truncate(os.path.getsize(tmp_path / damaged) // 2)
+        f.truncate(int(os.path.getsize(tmp_path / damaged) * kept))
     before = fingerprint(tmp_path)
     result = run("--generate", 5, "--output", tmp_path, "--onednn", onednn)
     assert_one_line_error(result, str(tmp_path / "generator"), "train again to save a whole one")
