@@ -21,8 +21,10 @@ def checked_images(settings):
     images, source = data.load_training_images(settings.mnist_split, settings.data_dir, settings.mnist_url,
                                                output=settings.output)
     if batches_per_epoch(len(images), settings.batch_size) == 0:
-        raise UsageError("--batch_size {} is larger than the {} images of {}; pass a smaller "
-                         "--batch_size".format(settings.batch_size, len(images), source))
+        advice = ("the resumed run keeps its --batch_size: pass the data it trained on" if settings.resume
+                  else "pass a smaller --batch_size")
+        raise UsageError("--batch_size {} is larger than the {} images of {}; {}".format(
+            settings.batch_size, len(images), source, advice))
     if not settings.resume:
         checkpoints.check_new_run(settings.output, settings.overwrite)
     return images

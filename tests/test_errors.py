@@ -55,6 +55,18 @@ def test_corrupt_data_leaves_the_saved_run_untouched(saved_run, tmp_path, run):
     assert fingerprint(saved_run) == before
 
 
+def test_resuming_on_data_smaller_than_the_runs_batch_asks_for_the_runs_data(saved_run, tmp_path, run):
+    """A resumed run's --batch_size is its own: a smaller one is refused, so that is no advice to give."""
+    images, labels = tiny_digits(10)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", images, 2051)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels, 2049)
+    before = fingerprint(saved_run)
+    result = run("--resume", "--data_dir", tmp_path, "--output", saved_run)
+    assert_one_line_error(result, "--batch_size 32 is larger than the 10 images",
+                          "the resumed run keeps its --batch_size: pass the data it trained on")
+    assert fingerprint(saved_run) == before
+
+
 def test_missing_data_files_are_named(tmp_path, run):
     (tmp_path / "data").mkdir()
     result = run("--data_dir", tmp_path / "data", "--output", tmp_path / "out")
