@@ -21,6 +21,14 @@ BOOLEAN = dict(type=str2bool, nargs="?", const=True, metavar="true|false")
 LARGEST_COUNT = 2 ** 63 - 1  # what a checkpoint stores as a number (int64); a larger one it cannot read back
 
 
+def as_bytes(text):
+    """A text that is not UTF-8, shown as the bytes it came from (a file name's), or its code points."""
+    try:
+        return ascii(text.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # not from bytes: a lone surrogate of another range
+        return ascii(text)
+
+
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, "{}: error: {} (see --help)\n".format(self.prog, message))
@@ -56,7 +64,7 @@ class OneLineParser(argparse.ArgumentParser):
                     value.encode("utf-8")
                 except UnicodeEncodeError:
                     self.error("argument --{}: {} is not UTF-8, which paddle needs for its file names; pass "
-                               "another".format(name, ascii(value.encode("utf-8", "surrogateescape"))))
+                               "another".format(name, as_bytes(value)))
         return args
 
 

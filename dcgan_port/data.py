@@ -8,6 +8,7 @@ import io
 import os
 import stat
 import warnings
+import zlib
 
 import numpy as np
 import paddle.dataset.common
@@ -173,6 +174,8 @@ def load_image_folder(data_dir, paths, side=MNIST_SIDE):
             count += 1
         except (FileNotFoundError, NotAFile) as e:
             raise changed_while_read(path, e)
+        except MemoryError:
+            raise
         # Pillow raises OSError, ValueError and SyntaxError for a file it cannot decode, its own for one too
         # large to be a picture, and for damaged metadata whatever its parser met (TypeError, struct.error)
         except Exception as e:
@@ -188,6 +191,17 @@ def load_image_folder(data_dir, paths, side=MNIST_SIDE):
     return images[:count]
 
 
+def whole_gzip(path):
+    """Whether the file is a gzip stream that ends where it should."""
+    try:
+        with gzip.open(path) as f:
+            while f.read(1 << 20):
+                pass
+        return True
+    except (OSError, EOFError, zlib.error):
+        return False
+
+
 def download_mnist(split, url_prefix):
     """Fetch a split into paddle's dataset cache (md5-checked, with a progress bar), or say how to get
     the files by hand."""
@@ -196,11 +210,13 @@ def download_mnist(split, url_prefix):
         url = url_prefix.rstrip("/") + "/" + stem + ".gz"
         cached = os.path.join(paddle.dataset.common.DATA_HOME, "mnist", stem + ".gz")
         if os.path.exists(cached) and paddle.dataset.common.md5file(cached) != md5:
-            # paddle would download over it: someone's own file, never this port's (see below)
-            raise UsageError(
-                "{} is not MNIST's file (its md5 differs) and is left as it is: to train on it, pass "
-                "--data_dir {}; to download MNIST, move it away".format(cached, os.path.dirname(cached)))
-        if not os.path.exists(cached):
+            if whole_gzip(cached):  # paddle would download over it: someone's own file
+                raise UsageError(
+                    "{} is not MNIST's file (its md5 differs) and is left as it is: to train on it, pass "
+                    "--data_dir {}; to download MNIST, move it away".format(cached, os.path.dirname(cached)))
+            os.remove(cached)  # a download cut short by a killed process
+        existed = os.path.exists(cached)
+        if not existed:
             if not writable_folder(os.path.dirname(cached)):  # a read-only ~/.cache, no temporary folder
                 raise UsageError(
                     "MNIST {} split not in {}, and no folder for paddle's dataset cache can be written "
@@ -216,7 +232,7 @@ def download_mnist(split, url_prefix):
         except BaseException as error:
             # paddle downloads straight into the cache: what it leaves there is partial or wrong
             failure = "could not be downloaded"
-            if os.path.exists(cached):
+            if os.path.exists(cached) and not existed:
                 os.remove(cached)
                 failure = "arrived cut short or altered (its md5 check failed; the file was removed)"
             if not isinstance(error, Exception):  # a stop (dcgan_port.stopping)

@@ -14,15 +14,10 @@ from dcgan_port.fast_cpu import onednn_available
 from dcgan_port.limits import usable_cores
 from dcgan_port.output_folder import GENERATED_NPY, GENERATED_PNG, atomic_write
 from dcgan_port.pictures import save_figure, title_that_draws
-from dcgan_port.static_graph import graph_of, saved_in_pir, saved_parameter_bytes
+from dcgan_port.static_graph import graph_of, missing_parameters, parameters_file, saved_in_pir
 
 GENERATE_BATCH = 1000  # --generate draws this many digits at a time
 GRID_MAX_DIGITS = 256  # --generate's grid shows at most this many, as the training grids do
-
-
-def parameters_file(program_path):
-    """The saved generator's .pdiparams beside its program (.pdmodel or .json)."""
-    return os.path.splitext(program_path)[0] + ".pdiparams"
 
 
 def executor_generator(program_path, place):
@@ -72,21 +67,6 @@ def inference_generator(program_path, num_threads):
     return draw
 
 
-def check_parameters_file(program_path):
-    """Paddle's loaders take a .pdiparams cut short without a word and draw with what is missing; its
-    size must at least hold the values of every parameter the program names. A program that names none
-    (an empty file) crashed them."""
-    needed, count = saved_parameter_bytes(program_path)
-    if not count:
-        raise UsageError("{} names no parameters: it is cut short or not a generator; train again to save a "
-                         "whole one".format(program_path))
-    params = parameters_file(program_path)
-    size = os.path.getsize(params)
-    if size < needed:
-        raise UsageError("{} is cut short: {} bytes where the values of its {} parameters take {}; train "
-                         "again to save a whole one".format(params, size, count, needed))
-
-
 def load_generator(output, place, *, onednn=True, num_threads=None):
     """The generator saved in output, as a function from noise to flat images in [-1, 1]. On a CPU whose
     paddle has oneDNN (unless onednn is false) it runs on Paddle Inference with oneDNN and num_threads
@@ -94,7 +74,9 @@ def load_generator(output, place, *, onednn=True, num_threads=None):
     model's own ops, to float32 rounding alike (tests/test_drawing.py)."""
     program_path = generator_program(output)
     try:
-        check_parameters_file(program_path)
+        missing = missing_parameters(program_path)
+        if missing:
+            raise UsageError("{}; train again to save a whole one".format(missing))
         if onednn and isinstance(place, paddle.CPUPlace) and onednn_available():
             return inference_generator(program_path, num_threads or usable_cores())
         return executor_generator(program_path, place)

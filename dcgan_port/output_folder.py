@@ -19,7 +19,8 @@ GENERATOR_FILES = tuple(GENERATOR_PREFIX + suffix for suffix in
 LOSS_CURVE_FILE = "losses.png"
 FILM_FILE = "progress.gif"
 GRID_FILE = "{:04d}_{:04d}.png"  # the chapter's name of the picture of epoch E, batch B
-GRID_NAME = re.compile(r"^\d{4}_\d{4}\.png$")  # what GRID_FILE makes
+GRID_PATTERN = r"\d{4,}_\d{4,}\.png"  # what GRID_FILE makes (batch 10000 on: five digits)
+GRID_NAME = re.compile("^{}$".format(GRID_PATTERN))
 GENERATED_NPY = "generated.npy"  # --generate's digits, N x 784 float32
 GENERATED_PNG = "generated.png"  # the grid of the first of them
 SAVED_FILES = (CHECKPOINT_FILE,) + GENERATOR_FILES + (LOSS_CURVE_FILE, FILM_FILE)  # at every save
@@ -28,8 +29,8 @@ RUN_FILES = SAVED_FILES + (GENERATED_NPY, GENERATED_PNG)  # and the grids
 LOCK_FILE = ".dc_gan.lock"  # on Windows, held by the run that writes to the folder
 # temporary_path()'s names for the run's files (the generator's with paddle's suffix after it), and only
 # theirs: a user's own "notes.tmp1" is not a run's
-LEFTOVER = re.compile(r"^(?:{}|\d{{4}}_\d{{4}}\.png)\.tmp\d+(?:{})?$".format(
-    "|".join(map(re.escape, RUN_FILES + (GENERATOR_PREFIX,))),
+LEFTOVER = re.compile(r"^(?:(?:{}|{})\.tmp\d+|{}\.tmp\d+(?:{}))$".format(
+    "|".join(map(re.escape, RUN_FILES)), GRID_PATTERN, re.escape(GENERATOR_PREFIX),
     "|".join(re.escape(name[len(GENERATOR_PREFIX):]) for name in GENERATOR_FILES)))
 
 

@@ -2,6 +2,7 @@
 chapter's programs: each low-level call the chapter's helpers need in one of them is here, so that the
 next Paddle's change is one edit."""
 import contextlib
+import os
 
 import numpy as np
 import paddle
@@ -98,6 +99,26 @@ def graph_of(program_path):
     if pir == pir_in_use():
         return contextlib.nullcontext()
     return paddle.pir_utils.IrGuard() if pir else paddle.pir_utils.OldIrGuard()
+
+
+def parameters_file(program_path):
+    """The saved generator's .pdiparams beside its program (.pdmodel or .json)."""
+    return os.path.splitext(program_path)[0] + ".pdiparams"
+
+
+def missing_parameters(program_path):
+    """What the saved program's parameters file lacks, or None. Paddle's save writes what a full disk takes
+    without a word, and its loaders take a file cut short without one and draw with what is missing; a
+    program that names no parameters (an empty file) crashed them."""
+    needed, count = saved_parameter_bytes(program_path)
+    if not count:
+        return "{} names no parameters (cut short, or not a generator)".format(program_path)
+    parameters = parameters_file(program_path)
+    size = os.path.getsize(parameters)
+    if size < needed:
+        return "{} is cut short: {} bytes where the values of its {} parameters take {}".format(
+            parameters, size, count, needed)
+    return None
 
 
 def saved_parameter_bytes(program_path):

@@ -1,11 +1,13 @@
 """How a run stops when asked to. Ctrl-C (SIGINT), SIGTERM (`docker stop`, systemd, Kubernetes, SLURM,
 `kill`), SIGHUP (a closed terminal) and a closed standard output (`| head`, a dead ssh) all mean the same:
-while training, finish the batch, save everything and exit; at any other moment, stop at once. A second
-request always stops at once; what was saved last stays whole (files are replaced whole or not at all).
+while training, finish the batch, save everything and exit; at any other moment, stop at once, but for
+two that paddle cannot be stopped in (its import, the programs' building), whose end a stop waits for. A
+second request stops at once; what was saved last stays whole (files are replaced whole or not at all).
 An output that closes after a signal is no second request: Ctrl-C on `dc_gan.py 2>&1 | tee log` stops
 tee as well, and a closed terminal sends SIGHUP and then fails every write. The exit status is the
 shell's for the signal: 128 + its number."""
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -13,6 +15,7 @@ import sys
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
                      if hasattr(signal, name))
 CLOSED_STDOUT = getattr(signal, "SIGPIPE", 13)  # what a closed pipe would have killed the process with
+NOTHING_SAVED = "nothing more was saved"  # a stop outside the training loop
 
 
 def describe(signum):
@@ -58,8 +61,9 @@ def exit_while_starting(signum, frame):
 def hold_while_loading():
     """Until stop_at_once_while_starting, the stop signals wait: paddle puts handlers of its own on them as
     it loads (a dozen lines of C++ stack for SIGTERM), and the threads numpy and paddle start meanwhile
-    inherit the wait, so that only this thread ever takes them. Where the system cannot hold them
-    (Windows), the handlers are put in at once."""
+    inherit the wait, so that only this thread ever takes them. The wait is a second or so (longer on a
+    first run, while matplotlib lists the fonts). Where the system cannot hold them (Windows), the
+    handlers are put in at once."""
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     else:
@@ -82,14 +86,16 @@ class OutputGuard:
     from whichever print came next."""
 
     def __init__(self, stream, on_close=None):
-        self.stream, self.on_close, self.closed = stream, on_close, False
+        self.stream, self.on_close, self.gone = stream, on_close, False
 
     def _guarded(self, method, *args):
         try:
             return getattr(self.stream, method)(*args)
-        except OSError:
-            if not self.closed:
-                self.closed = True
+        except OSError as error:
+            if not isinstance(error, BrokenPipeError) and error.errno not in (errno.EIO, errno.ENXIO):
+                raise
+            if not self.gone:
+                self.gone = True
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, self.stream.fileno())  # what is still buffered drains there
                 os.close(devnull)
@@ -140,8 +146,7 @@ class StopRequests:
             say("stopping after this batch to save everything (a second {} stops at once)".format(
                 "Ctrl-C" if signum == signal.SIGINT else "signal"))
             return
-        raise Stopped(signum, "the last complete save is kept" if self.deferring else "nothing more "
-                      "was saved")
+        raise Stopped(signum, "the last complete save is kept" if self.deferring else NOTHING_SAVED)
 
     @property
     def requested(self):
@@ -158,7 +163,7 @@ class StopRequests:
         finally:
             self.holding = False
         if self.requested:
-            raise Stopped(self.signum, "nothing more was saved")
+            raise Stopped(self.signum, NOTHING_SAVED)
 
     @contextlib.contextmanager
     def finish_batch_first(self):

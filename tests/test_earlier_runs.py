@@ -57,7 +57,7 @@ def test_bad_data_is_named_before_the_earlier_run(saved_run, tmp_path):
 def test_the_lock_and_a_dead_runs_leftovers_are_not_a_run(tiny_mnist, tmp_path, run):
     (tmp_path / output_folder.LOCK_FILE).write_bytes(b"")
     dead_runs = ["checkpoint.npz.tmp12345", "generator.tmp12345.pdiparams", "generator.tmp12345.json",
-                 "0003_0070.png.tmp12345"]
+                 "0003_0070.png.tmp12345", "0000_10000.png.tmp12345"]
     users = ["notes.txt", "thesis.tmp2024", "photo.tmp1.json", "my_generator.tmp3.pdmodel"]
     for name in dead_runs + users:
         (tmp_path / name).write_bytes(b"half a file")

@@ -26,6 +26,7 @@ def run():
     (["--max_batches", "0"], ["--max_batches", "positive"]),
     (["--epoch", str(2 ** 64)], ["--epoch", "up to 9223372036854775807"]),  # no checkpoint could hold it
     (["--output", "/tmp/bad\udcffname"], ["--output", "b'/tmp/bad\\xffname' is not UTF-8"]),  # a Latin-1 name
+    (["--output", "/tmp/bad\ud800"], ["--output", "'/tmp/bad\\ud800' is not UTF-8"]),  # not from bytes
     (["--batch_size", "many"], ["--batch_size", "invalid int value"]),
     (["--use_gpu", "maybe"], ["--use_gpu", "expected true or false (or yes/no, on/off, 1/0), got 'maybe'"]),
     (["--enable_ce", "yes please"], ["--enable_ce", "expected true or false"]),

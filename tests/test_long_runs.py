@@ -2,6 +2,7 @@
 output folder, a bounded --generate, a full disk reported in one line, and the MNIST download."""
 import errno
 import functools
+import gzip
 import hashlib
 import http.server
 import os
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 
 import numpy as np
 import paddle
@@ -269,17 +271,27 @@ def test_a_download_with_the_wrong_checksum_gets_one_line_and_leaves_nothing_in_
 
 def test_a_file_of_someone_elses_in_the_cache_is_left_as_it_is_and_named(mnist_server, tmp_path,
                                                                           monkeypatch, capsys):
-    """Not MNIST's bytes where paddle keeps MNIST (a re-compressed copy, another data set): paddle would
-    download over it."""
+    """A whole gzip file that is not MNIST's where paddle keeps MNIST (a re-compressed copy, another data
+    set): paddle would download over it."""
     url, md5 = mnist_server
     theirs = tmp_path / "cache" / "mnist" / "train-images-idx3-ubyte.gz"
     theirs.parent.mkdir(parents=True)
-    theirs.write_bytes(b"my own copy")
+    theirs.write_bytes(gzip.compress(b"my own copy"))
     assert train_from(url, md5, tmp_path / "cache", tmp_path / "out", monkeypatch) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "{} is not MNIST's file".format(theirs) in lines[0]
     assert "--data_dir {}".format(theirs.parent) in lines[0]
-    assert theirs.read_bytes() == b"my own copy"
+    assert gzip.decompress(theirs.read_bytes()) == b"my own copy"
+
+
+def test_a_download_a_killed_run_cut_short_is_downloaded_again(mnist_server, tmp_path, monkeypatch):
+    url, md5 = mnist_server
+    served = urllib.request.urlopen(url + "train-images-idx3-ubyte.gz").read()
+    cut = tmp_path / "cache" / "mnist" / "train-images-idx3-ubyte.gz"
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(served[:len(served) // 2])
+    assert train_from(url, md5, tmp_path / "cache", tmp_path / "out", monkeypatch) == 0
+    assert cut.read_bytes() == served
 
 
 def test_a_stop_during_the_download_stops_it_and_leaves_nothing_in_the_cache(mnist_server, tmp_path,

@@ -113,6 +113,8 @@ def test_an_output_that_closes_after_a_signal_is_no_second_request():
             stop.request(signal.SIGINT)
 
 
+@pytest.mark.slow  # SIGHUP's path is Ctrl-C's, which the tee test takes in the fast tier
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="no pseudo-terminal on this system")
 def test_a_hangup_whose_terminal_is_gone_still_saves(tiny_mnist, tmp_path):
     """A closed terminal or a dropped ssh: SIGHUP, then every write to the terminal fails (EIO)."""
     terminal, run_side = os.openpty()
@@ -202,8 +204,11 @@ def test_a_stop_while_starting_is_one_line_and_makes_no_output_folder(tiny_mnist
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=lambda signum: signal.Signals(signum).name)
-def test_a_stop_as_paddle_loads_waits_for_it_then_is_one_line(tmp_path, signum):
+# SIGTERM is the one paddle's handler takes; the others take the package's path, in the slow tier
+@pytest.mark.parametrize("signum", [
+    signum if signum == signal.SIGTERM else pytest.param(signum, marks=pytest.mark.slow)
+    for signum in STOP_SIGNALS], ids=lambda signum: signal.Signals(signum).name)
+def test_a_stop_once_paddle_has_put_its_handlers_in_gets_the_packages_one_line(tmp_path, signum):
     """paddle puts handlers of its own on the stop signals as it loads (SIGTERM's prints a dozen lines of
     C++ stack); a stop sent once it has (the package's static_graph imported) waits for the package's."""
     script = tmp_path / "dc_gan.py"  # the package holds the signals for dc_gan.py only
