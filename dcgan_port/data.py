@@ -203,27 +203,28 @@ def whole_gzip(path):
 
 
 def download_mnist(split, url_prefix):
-    """Fetch a split into paddle's dataset cache (md5-checked, with a progress bar), or say how to get
-    the files by hand."""
+    """Fetch a split into paddle's dataset cache (md5-checked, with a progress bar) unless it is there, or say
+    how to get the files by hand."""
     paths = []
     for stem, md5 in MNIST_FILES[split]:
         url = url_prefix.rstrip("/") + "/" + stem + ".gz"
         cached = os.path.join(paddle.dataset.common.DATA_HOME, "mnist", stem + ".gz")
-        if os.path.exists(cached) and paddle.dataset.common.md5file(cached) != md5:
+        if os.path.exists(cached):
+            if paddle.dataset.common.md5file(cached) == md5:
+                paths.append(cached)
+                continue
             if whole_gzip(cached):  # paddle would download over it: someone's own file
                 raise UsageError(
                     "{} is not MNIST's file (its md5 differs) and is left as it is: to train on it, pass "
                     "--data_dir {}; to download MNIST, move it away".format(cached, os.path.dirname(cached)))
             os.remove(cached)  # a download cut short by a killed process
-        existed = os.path.exists(cached)
-        if not existed:
-            if not writable_folder(os.path.dirname(cached)):  # a read-only ~/.cache, no temporary folder
-                raise UsageError(
-                    "MNIST {} split not in {}, and no folder for paddle's dataset cache can be written "
-                    "there (nor under ~/.cache or the temporary folder); fetch {} into a folder and pass "
-                    "--data_dir FOLDER".format(split, os.path.dirname(cached), " and ".join(
-                        s + ".gz" for s, _ in MNIST_FILES[split])))
-            print("downloading {} into {}".format(url, cached), flush=True)
+        if not writable_folder(os.path.dirname(cached)):  # a read-only ~/.cache, no temporary folder
+            raise UsageError(
+                "MNIST {} split not in {}, and no folder for paddle's dataset cache can be written "
+                "there (nor under ~/.cache or the temporary folder); fetch {} into a folder and pass "
+                "--data_dir FOLDER".format(split, os.path.dirname(cached), " and ".join(
+                    s + ".gz" for s, _ in MNIST_FILES[split])))
+        print("downloading {} into {}".format(url, cached), flush=True)
         try:
             # paddle repeats its own notes on stderr at each of its retries; its progress bar goes to
             # stdout and stays visible
@@ -232,7 +233,7 @@ def download_mnist(split, url_prefix):
         except BaseException as error:
             # paddle downloads straight into the cache: what it leaves there is partial or wrong
             failure = "could not be downloaded"
-            if os.path.exists(cached) and not existed:
+            if os.path.exists(cached):
                 os.remove(cached)
                 failure = "arrived cut short or altered (its md5 check failed; the file was removed)"
             if not isinstance(error, Exception):  # a stop (dcgan_port.stopping)

@@ -14,8 +14,8 @@ from dcgan_port.errors import UsageError
 CHECKPOINT_FILE = "checkpoint.npz"
 GENERATOR_PREFIX = "generator"  # a Paddle inference model: its program, and its parameters in .pdiparams
 GENERATOR_PROGRAM = {"legacy": ".pdmodel", "pir": ".json"}  # the program as each static graph saves it
-GENERATOR_FILES = tuple(GENERATOR_PREFIX + suffix for suffix in
-                        tuple(GENERATOR_PROGRAM.values()) + (".pdiparams",))
+GENERATOR_SUFFIXES = tuple(GENERATOR_PROGRAM.values()) + (".pdiparams",)
+GENERATOR_FILES = tuple(GENERATOR_PREFIX + suffix for suffix in GENERATOR_SUFFIXES)
 LOSS_CURVE_FILE = "losses.png"
 FILM_FILE = "progress.gif"
 GRID_FILE = "{:04d}_{:04d}.png"  # the chapter's name of the picture of epoch E, batch B
@@ -31,7 +31,7 @@ LOCK_FILE = ".dc_gan.lock"  # on Windows, held by the run that writes to the fol
 # theirs: a user's own "notes.tmp1" is not a run's
 LEFTOVER = re.compile(r"^(?:(?:{}|{})\.tmp\d+|{}\.tmp\d+(?:{}))$".format(
     "|".join(map(re.escape, RUN_FILES)), GRID_PATTERN, re.escape(GENERATOR_PREFIX),
-    "|".join(re.escape(name[len(GENERATOR_PREFIX):]) for name in GENERATOR_FILES)))
+    "|".join(map(re.escape, GENERATOR_SUFFIXES))))
 
 
 def run_files(path):
